@@ -1,0 +1,65 @@
+/// One logical line of a Postfix table source file, with the number of its first physical line.
+public struct LogicalLine: Sendable, Equatable {
+    public let text: String
+    public let line: Int
+
+    public init(text: String, line: Int) {
+        self.text = text
+        self.line = line
+    }
+}
+
+/// Splits table source text into logical lines the way Postfix's `readllines()` does: a line
+/// that starts with whitespace continues the previous one (joined without the newline, with its
+/// leading whitespace), blank lines and lines whose first non-blank character is `#` are
+/// skipped even inside a continuation, and a logical line that would start with whitespace is
+/// dropped with a warning.
+public enum PostmapSource {
+    public static func logicalLines(
+        _ text: String, file: String, warnings: inout [ConfigDiagnostic]
+    ) -> [LogicalLine] {
+        var result: [LogicalLine] = []
+        var current: String? = nil
+        var currentLine = 0
+        var lineNumber = 0
+
+        func finish() {
+            guard let text = current else { return }
+            current = nil
+            if let first = text.unicodeScalars.first, isPostfixSpace(first) {
+                let shown = text.count > 30 ? String(text.prefix(30)) + "..." : text
+                warnings.append(.warning(
+                    SourceLocation(file: file, line: currentLine),
+                    "logical line must not start with whitespace: \"\(shown)\""))
+                return
+            }
+            result.append(LogicalLine(text: text, line: currentLine))
+        }
+
+        var physical = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if physical.last == "" { physical.removeLast() }
+        for raw in physical {
+            lineNumber += 1
+            let line = String(raw)
+            let firstNonBlank = line.unicodeScalars.first { !isPostfixSpace($0) }
+            if firstNonBlank == nil || firstNonBlank == "#" { continue }
+            if let first = line.unicodeScalars.first, isPostfixSpace(first), current != nil {
+                current! += line
+            } else {
+                finish()
+                current = line
+                currentLine = lineNumber
+            }
+        }
+        finish()
+        return result
+    }
+
+    /// Postfix's `ISSPACE`: the C locale's white space.
+    public static func isPostfixSpace(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case " ", "\t", "\n", "\r", "\u{0B}", "\u{0C}": return true
+        default: return false
+        }
+    }
+}

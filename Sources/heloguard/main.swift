@@ -1,0 +1,2 @@
+import HeloPolicy
+print("heloguard")

@@ -1,0 +1,49 @@
+import Testing
+@testable import HeloPolicy
+
+struct SMTPReplyTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        let name: String
+        let code: Int
+        let dsn: String
+        let text: String
+        let softBounce: Bool
+        let expected: String
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "plain reject", code: 554, dsn: "5.7.1", text: "<h>: Helo command rejected: Access denied",
+             softBounce: false, expected: "554 5.7.1 <h>: Helo command rejected: Access denied"),
+        Case(name: "DSN class follows the code", code: 550, dsn: "4.7.1", text: "x",
+             softBounce: false, expected: "550 5.7.1 x"),
+        Case(name: "code below 400", code: 250, dsn: "2.0.0", text: "fine",
+             softBounce: false, expected: "450 4.7.1 Service unavailable"),
+        Case(name: "code above 599", code: 600, dsn: "5.0.0", text: "x",
+             softBounce: false, expected: "450 4.7.1 Service unavailable"),
+        Case(name: "malformed DSN", code: 550, dsn: "5.7", text: "x",
+             softBounce: false, expected: "450 4.7.1 Service unavailable"),
+        Case(name: "soft bounce turns 5 into 4", code: 554, dsn: "5.7.1", text: "x",
+             softBounce: true, expected: "454 4.7.1 x"),
+        Case(name: "control bytes become spaces", code: 550, dsn: "5.7.1", text: "a\u{01}b\tc",
+             softBounce: false, expected: "550 5.7.1 a b c"),
+    ]
+
+    @Test(arguments: cases)
+    func restrictionReply(_ c: Case) {
+        #expect(SMTPReply.restriction(code: c.code, dsn: c.dsn, text: c.text, softBounce: c.softBounce).line == c.expected)
+    }
+
+    @Test func longRepliesAreCutTo510Bytes() {
+        let reply = SMTPReply.restriction(code: 550, dsn: "5.7.1", text: String(repeating: "x", count: 2000), softBounce: false)
+        #expect(reply.line.utf8.count == 510)
+    }
+
+    @Test func partsOfAReply() {
+        let reply = SMTPReply(verbatim: "451 4.3.5 Server configuration error")
+        #expect(reply.code == 451)
+        #expect(reply.enhancedStatus == "4.3.5")
+        #expect(reply.text == "Server configuration error")
+        #expect(SMTPReply(verbatim: "503 Error: send HELO/EHLO first").enhancedStatus == nil)
+    }
+}
