@@ -1,0 +1,122 @@
+/// What one recipient gets back because of the HELO restrictions.
+public enum Verdict: Sendable, Hashable {
+    case accept
+    /// A permanent refusal (5xx).
+    case reject(SMTPReply)
+    /// A temporary refusal (4xx).
+    case `defer`(SMTPReply)
+    /// Accept, then throw the message away (Postfix's DISCARD).
+    case discard
+
+    public var reply: SMTPReply? {
+        switch self {
+        case .reject(let reply), .defer(let reply): return reply
+        case .accept, .discard: return nil
+        }
+    }
+
+    /// Sorts a refusal into reject or defer by its first digit.
+    static func refusal(_ reply: SMTPReply) -> Verdict {
+        reply.isPermanent ? .reject(reply) : .defer(reply)
+    }
+}
+
+/// Something the restrictions want written to the mail log, in Postfix's words: the `kind` is
+/// the word Postfix logs (`reject`, `reject_warning`, `warn`, `hold`, ...) and `text` what follows
+/// `RCPT from client: `.
+public struct PolicyLogEvent: Sendable, Hashable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Hashable {
+        case reject
+        case rejectWarning = "reject_warning"
+        case warn
+        case info
+        case hold
+        case discard
+        case filter
+        case redirect
+        case bcc
+        case permit
+        /// A problem with the configuration found while evaluating (Postfix's `warning:` lines).
+        case warning
+    }
+
+    public let kind: Kind
+    public let text: String
+
+    public init(_ kind: Kind, _ text: String) {
+        self.kind = kind
+        self.text = text
+    }
+
+    public var description: String { "\(kind.rawValue): \(text)" }
+}
+
+/// Actions an access table asked for that take effect on the message, not on the reply.
+public struct MessageActions: Sendable, Hashable {
+    /// HOLD: put the message into the hold queue (quarantine), with this reason.
+    public var hold: String?
+    /// PREPEND: header lines to add.
+    public var prependHeaders: [String] = []
+    /// REDIRECT: replace all recipients with this one.
+    public var redirect: String?
+    /// BCC: add these recipients.
+    public var bcc: [String] = []
+    /// FILTER: a content filter Postfix would set; a milter cannot, so it is only logged.
+    public var filter: String?
+
+    public init() {}
+
+    public var isEmpty: Bool {
+        hold == nil && prependHeaders.isEmpty && redirect == nil && bcc.isEmpty && filter == nil
+    }
+}
+
+/// One step of the evaluation, for `heloguard test --explain`.
+public struct TraceStep: Sendable, Hashable, CustomStringConvertible {
+    /// Nesting depth: 0 for the top list, 1 inside a class or table result, ...
+    public let depth: Int
+    public let restriction: String
+    public let outcome: String
+
+    public init(depth: Int, restriction: String, outcome: String) {
+        self.depth = depth
+        self.restriction = restriction
+        self.outcome = outcome
+    }
+
+    public var description: String {
+        String(repeating: "  ", count: depth) + "\(restriction): \(outcome)"
+    }
+}
+
+/// The whole answer for one recipient: the verdict, which restriction decided it, message
+/// actions, log events and the evaluation trace.
+public struct RecipientDecision: Sendable, Hashable {
+    public var verdict: Verdict
+    /// The restriction that produced a refusal or discard, as written in the configuration.
+    public var decidingRestriction: String?
+    public var actions: MessageActions
+    public var events: [PolicyLogEvent]
+    public var trace: [TraceStep]
+
+    public init(
+        verdict: Verdict, decidingRestriction: String? = nil, actions: MessageActions = MessageActions(),
+        events: [PolicyLogEvent] = [], trace: [TraceStep] = []
+    ) {
+        self.verdict = verdict
+        self.decidingRestriction = decidingRestriction
+        self.actions = actions
+        self.events = events
+        self.trace = trace
+    }
+
+    /// The word `heloguard test --json` reports: accept, reject, defer, discard or hold.
+    public var actionName: String {
+        switch verdict {
+        case .reject: return "reject"
+        case .defer: return "defer"
+        case .discard: return "discard"
+        case .accept: return actions.hold != nil ? "hold" : "accept"
+        }
+    }
+}

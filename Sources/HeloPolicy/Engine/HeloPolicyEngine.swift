@@ -1,0 +1,125 @@
+/// The rule core's front door: given a configuration snapshot and what a session has said,
+/// it answers the MAIL, HELO and RCPT questions exactly as Postfix's native
+/// `smtpd_helo_restrictions` would. Stateless and `Sendable`: one engine serves every thread.
+public struct HeloPolicyEngine: Sendable {
+    public let config: PolicyConfig
+    public let resolver: any HeloResolver
+
+    public init(config: PolicyConfig, resolver: any HeloResolver = UnavailableResolver()) {
+        self.config = config
+        self.resolver = resolver
+    }
+
+    /// The reply Postfix gives to MAIL FROM when `smtpd_helo_required = yes` and no HELO was
+    /// accepted.
+    public static let heloRequiredReply = SMTPReply(verbatim: "503 5.5.1 Error: send HELO/EHLO first")
+
+    /// MAIL FROM: refused only by `smtpd_helo_required`.
+    public func checkMail(_ facts: SessionFacts) -> SMTPReply? {
+        config.heloRequired && facts.heloArgument == nil ? Self.heloRequiredReply : nil
+    }
+
+    /// HELO/EHLO with `smtpd_delay_reject = no`: the list runs now, on the raw argument. A
+    /// refusal means Postfix does not store the name. A `defer_if_permit` raised here is carried
+    /// in `pendingDeferral` and applied to every recipient later. With delayed rejection on,
+    /// nothing is checked now.
+    public func checkHelo(argument: String, facts: SessionFacts) -> HeloStageResult {
+        guard !config.delayReject else { return HeloStageResult(decision: RecipientDecision(verdict: .accept), pendingDeferral: nil) }
+        let evaluation = Evaluation(config: config, resolver: resolver, facts: facts, heloName: argument, recipient: nil)
+        let decision = run(evaluation)
+        var pending: SMTPReply? = nil
+        if case .accept = decision.verdict, evaluation.deferIfPermit != nil {
+            pending = evaluation.finalDeferIfPermit()
+        }
+        return HeloStageResult(decision: decision, pendingDeferral: pending)
+    }
+
+    /// RCPT TO: what this recipient gets because of the HELO restrictions.
+    ///
+    /// - Parameters:
+    ///   - recipient: the RCPT TO argument (angle brackets optional).
+    ///   - heloDeferral: a deferral left by ``checkHelo(argument:facts:)`` with delayed rejection off.
+    public func decide(recipient: String, facts: SessionFacts, heloDeferral: SMTPReply? = nil) -> RecipientDecision {
+        if let refusal = checkMail(facts) {
+            return RecipientDecision(verdict: .refusal(refusal), decidingRestriction: "smtpd_helo_required",
+                                     trace: [TraceStep(depth: 0, restriction: "smtpd_helo_required", outcome: refusal.line)])
+        }
+        let address = RecipientAddress.bare(recipient)
+        if address.lowercased() == "postmaster" {
+            return RecipientDecision(verdict: .accept, trace: [TraceStep(depth: 0, restriction: "postmaster", outcome: "exempt from all restrictions")])
+        }
+        guard config.delayReject else {
+            if let heloDeferral { return RecipientDecision(verdict: .refusal(heloDeferral), decidingRestriction: "defer_if_permit (at HELO)") }
+            return RecipientDecision(verdict: .accept)
+        }
+        guard let argument = facts.heloArgument else {
+            return RecipientDecision(verdict: .accept, trace: [TraceStep(depth: 0, restriction: "(no HELO)", outcome: "no HELO restrictions apply")])
+        }
+        let evaluation = Evaluation(config: config, resolver: resolver, facts: facts,
+                                    heloName: HeloName.stored(argument), recipient: address)
+        return run(evaluation)
+    }
+
+    private func run(_ evaluation: Evaluation) -> RecipientDecision {
+        var verdict: Verdict
+        do throws(EvaluationAbort) {
+            let status = try evaluation.runList(config.heloRestrictions, replyName: evaluation.heloName ?? "", replyClass: .helo)
+            if case .reject(let reply) = status {
+                verdict = .refusal(reply)
+            } else if evaluation.discard {
+                verdict = .discard
+            } else {
+                verdict = .accept
+            }
+        } catch {
+            verdict = .refusal(error.reply)
+            evaluation.decidingRestriction = evaluation.decidingRestriction ?? evaluation.currentTopRestriction
+        }
+        if config.delayReject, evaluation.recipient != nil, verdict == .accept || verdict == .discard,
+           let deferral = evaluation.finalDeferIfPermit() {
+            verdict = .refusal(deferral)
+            evaluation.decidingRestriction = "defer_if_permit"
+        }
+        if case .discard = verdict { evaluation.decidingRestriction = evaluation.decidingRestriction ?? evaluation.currentTopRestriction }
+        return RecipientDecision(verdict: verdict, decidingRestriction: verdict == .accept ? nil : evaluation.decidingRestriction,
+                                 actions: evaluation.actions, events: evaluation.events, trace: evaluation.trace)
+    }
+}
+
+/// The answer at HELO time (only meaningful with `smtpd_delay_reject = no`).
+public struct HeloStageResult: Sendable, Hashable {
+    /// `accept`, or the refusal Postfix would send to the HELO command.
+    public let decision: RecipientDecision
+    /// A `defer_if_permit` reply to apply to every later recipient.
+    public let pendingDeferral: SMTPReply?
+}
+
+/// Envelope addresses as Postfix reads them from RCPT TO: angle brackets, a source route
+/// (`@a,@b:`) and quotes around the local part removed.
+public enum RecipientAddress {
+    public static func bare(_ argument: String) -> String {
+        var text = Substring(argument.trimmingCharacters(in: " \t"))
+        if text.hasPrefix("<") && text.hasSuffix(">") && text.count >= 2 { text = text.dropFirst().dropLast() }
+        if text.hasPrefix("@"), let colon = text.firstIndex(of: ":") { text = text[text.index(after: colon)...] }
+        var result = ""
+        var quoted = false
+        var escaped = false
+        for character in text {
+            if escaped { result.append(character); escaped = false; continue }
+            if character == "\\" && quoted { escaped = true; continue }
+            if character == "\"" { quoted.toggle(); continue }
+            result.append(character)
+        }
+        return result
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        let characters = Set(set)
+        var slice = Substring(self)
+        while let first = slice.first, characters.contains(first) { slice = slice.dropFirst() }
+        while let last = slice.last, characters.contains(last) { slice = slice.dropLast() }
+        return String(slice)
+    }
+}

@@ -1,0 +1,225 @@
+/// Turns restriction-list text into ``Restriction`` values: once at load time for the lists in
+/// the configuration (where every problem is a diagnostic naming file and line), and at run time
+/// for access-table results that name restrictions (where a problem becomes Postfix's
+/// `451 4.3.5 Server configuration error` when it is reached).
+public enum RestrictionListParser {
+    /// Splits a list on commas and white space, keeping `{ ... }` groups (at any depth, anywhere
+    /// in a token) together, as Postfix's `mystrtokq()` does.
+    public static func tokens(_ text: String) -> [String] {
+        var result: [String] = []
+        var current = ""
+        var depth = 0
+        for character in text {
+            if depth == 0 && (character == "," || character.isWhitespace) {
+                if !current.isEmpty { result.append(current); current = "" }
+                continue
+            }
+            if character == "{" { depth += 1 }
+            if character == "}" && depth > 0 { depth -= 1 }
+            current.append(character)
+        }
+        if !current.isEmpty { result.append(current) }
+        return result
+    }
+
+    /// Restrictions Postfix has that heloguard refuses at load, with the reason.
+    static let unsupported: [String: String] = {
+        var reasons: [String: String] = [
+            "reject_unauth_pipelining": "a milter cannot see Postfix's pipelining flag; keep it in Postfix's own smtpd_helo_restrictions",
+            "check_policy_service": "policy servers are consulted by Postfix itself; keep it in Postfix's own restriction lists",
+            "reject_plaintext_session": "a milter cannot see whether the session uses TLS; keep it in Postfix's own restriction lists",
+            "permit_tls_clientcerts": "a milter cannot verify client certificates; keep it in Postfix's own restriction lists",
+            "permit_tls_all_clientcerts": "a milter cannot verify client certificates; keep it in Postfix's own restriction lists",
+            "check_ccert_access": "a milter cannot verify client certificates; keep it in Postfix's own restriction lists",
+            "check_sasl_access": "not implemented by heloguard; keep it in Postfix's own restriction lists",
+            "permit_inet_interfaces": "not implemented by heloguard; use permit_mynetworks",
+            "permit_mx_backup": "recipient routing is Postfix's business; keep it in Postfix's own restriction lists",
+            "permit_auth_destination": "recipient routing is Postfix's business; keep it in smtpd_relay_restrictions",
+            "reject_unauth_destination": "recipient routing is Postfix's business; keep it in smtpd_relay_restrictions",
+            "defer_unauth_destination": "recipient routing is Postfix's business; keep it in smtpd_relay_restrictions",
+            "check_relay_domains": "recipient routing is Postfix's business; keep it in smtpd_relay_restrictions",
+            "reject_unlisted_recipient": "recipient validation is Postfix's business; keep it in smtpd_recipient_restrictions",
+            "reject_unlisted_sender": "sender validation is Postfix's business; keep it in smtpd_sender_restrictions",
+            "check_recipient_maps": "recipient validation is Postfix's business; keep it in smtpd_recipient_restrictions",
+            "reject_unverified_recipient": "address verification is Postfix's business",
+            "reject_unverified_sender": "address verification is Postfix's business",
+            "reject_multi_recipient_bounce": "not implemented by heloguard; keep it in Postfix's own restriction lists",
+        ]
+        for name in [
+            "reject_unknown_client_hostname", "reject_unknown_client", "reject_unknown_reverse_client_hostname",
+            "reject_unknown_forward_client_hostname", "reject_rbl_client", "reject_rbl", "reject_maps_rbl",
+            "permit_dnswl_client", "reject_rhsbl_client", "permit_rhswl_client", "reject_rhsbl_reverse_client",
+            "reject_rhsbl_sender", "reject_rhsbl_recipient", "check_client_a_access", "check_client_mx_access",
+            "check_client_ns_access", "check_reverse_client_hostname_access", "check_reverse_client_hostname_a_access",
+            "check_reverse_client_hostname_mx_access", "check_reverse_client_hostname_ns_access",
+            "check_sender_a_access", "check_sender_mx_access", "check_sender_ns_access",
+            "check_recipient_a_access", "check_recipient_mx_access", "check_recipient_ns_access",
+            "reject_unknown_sender_domain", "reject_unknown_recipient_domain", "reject_unknown_address",
+            "reject_non_fqdn_sender", "reject_non_fqdn_recipient", "reject_sender_login_mismatch",
+            "reject_authenticated_sender_login_mismatch", "reject_known_sender_login_mismatch",
+            "reject_unauthenticated_sender_login_mismatch", "check_etrn_access", "check_address_map",
+        ] where reasons[name] == nil {
+            reasons[name] = "not a HELO check; heloguard leaves it to Postfix's own restriction lists"
+        }
+        return reasons
+    }()
+
+    /// Restriction names that take a `type:table` argument.
+    static func tableCommand(_ name: RestrictionName) -> ((TableReference) -> Restriction)? {
+        switch name {
+        case .checkClientAccess: return { .checkClientAccess($0) }
+        case .checkHeloAccess: return { .checkHeloAccess($0) }
+        case .checkSenderAccess: return { .checkSenderAccess($0) }
+        case .checkRecipientAccess: return { .checkRecipientAccess($0) }
+        case .checkHeloAAccess: return { .checkHeloServerAccess(.a, $0) }
+        case .checkHeloMXAccess: return { .checkHeloServerAccess(.mx, $0) }
+        case .checkHeloNSAccess: return { .checkHeloServerAccess(.ns, $0) }
+        default: return nil
+        }
+    }
+
+    /// Parses a list from the configuration. Tables are opened through `openTable`; every
+    /// problem is reported in `diagnostics` with `location`.
+    public static func parseConfigured(
+        _ text: String, location: SourceLocation?, classNames: Set<String>,
+        openTable: (String) throws(ConfigError) -> TableReference,
+        diagnostics: inout [ConfigDiagnostic]
+    ) -> [Restriction] {
+        let items = tokens(text)
+        var result: [Restriction] = []
+        var index = 0
+        func fail(_ message: String) {
+            diagnostics.append(.error(location, message))
+        }
+        while index < items.count {
+            let token = items[index]
+            index += 1
+            if classNames.contains(token) {
+                result.append(.restrictionClass(token))
+                continue
+            }
+            var tableArgument: String? = nil
+            var name = RestrictionName(caseInsensitive: token)
+            if name == nil && token.contains(":") {
+                // A bare table is short for check_helo_access in the HELO list.
+                name = .checkHeloAccess
+                tableArgument = token
+            }
+            guard let name else {
+                if let why = unsupported[token.lowercased()] {
+                    fail("restriction \"\(token)\" is not supported by heloguard: \(why)")
+                } else {
+                    fail("unknown restriction \"\(token)\"")
+                }
+                continue
+            }
+            if let make = tableCommand(name) {
+                if tableArgument == nil {
+                    if index < items.count, items[index].contains(":") {
+                        tableArgument = items[index]
+                        index += 1
+                    } else {
+                        let shown = index < items.count ? items[index] : ""
+                        fail("restriction \(name.rawValue): bad argument \"\(shown)\": need maptype:mapname")
+                        continue
+                    }
+                }
+                do throws(ConfigError) {
+                    result.append(make(try openTable(tableArgument!)))
+                } catch {
+                    diagnostics.append(contentsOf: error.diagnostics)
+                }
+                continue
+            }
+            switch name {
+            case .sleep:
+                if index < items.count, let seconds = Int(items[index]), items[index].allSatisfy(\.isASCII),
+                   items[index].allSatisfy(\.isNumber) {
+                    result.append(.sleep(seconds: seconds))
+                    index += 1
+                } else {
+                    fail("restriction sleep must be followed by a number of seconds")
+                }
+            case .rejectRHSBLHelo:
+                if index < items.count {
+                    result.append(.rejectRHSBLHelo(RHSBLDomain(items[index])))
+                    index += 1
+                } else {
+                    fail("restriction reject_rhsbl_helo requires a domain name argument")
+                }
+            case .permitNakedIPAddress:
+                diagnostics.append(.warning(location, "permit_naked_ip_address is deprecated (Postfix 3.9 removed it); it permits every bare IP address HELO"))
+                result.append(.permitNakedIPAddress)
+            default:
+                result.append(simple(name))
+            }
+        }
+        return result
+    }
+
+    /// Parses the restriction names in an access-table result. Tables cannot be named there
+    /// (the caller refuses values with `:` before calling); problems become `.serverError`.
+    static func parseTableResult(_ items: [String], classNames: Set<String>, heloContext: Bool) -> [Restriction] {
+        var result: [Restriction] = []
+        var index = 0
+        while index < items.count {
+            let token = items[index]
+            index += 1
+            if classNames.contains(token) {
+                result.append(.restrictionClass(token))
+                continue
+            }
+            guard let name = RestrictionName(caseInsensitive: token) else {
+                if let why = unsupported[token.lowercased()] {
+                    result.append(.serverError(why: "restriction \"\(token)\" in an access table result is not supported by heloguard: \(why)"))
+                } else {
+                    result.append(.serverError(why: "unknown smtpd restriction: \"\(token)\""))
+                }
+                break
+            }
+            if tableCommand(name) != nil {
+                let shown = index < items.count ? items[index] : ""
+                result.append(.serverError(why: "restriction \(name.rawValue): bad argument \"\(shown)\": need maptype:mapname"))
+                break
+            }
+            switch name {
+            case .sleep:
+                if index < items.count, let seconds = Int(items[index]), items[index].allSatisfy(\.isNumber) {
+                    result.append(.sleep(seconds: seconds))
+                    index += 1
+                } else {
+                    result.append(.serverError(why: "restriction sleep must be followed by number"))
+                }
+            case .rejectRHSBLHelo:
+                if index < items.count {
+                    result.append(.rejectRHSBLHelo(RHSBLDomain(items[index])))
+                    index += 1
+                }
+            default:
+                result.append(simple(name))
+            }
+        }
+        return result
+    }
+
+    private static func simple(_ name: RestrictionName) -> Restriction {
+        switch name {
+        case .permit: return .permit
+        case .reject: return .reject
+        case .defer: return .defer
+        case .deferIfPermit: return .deferIfPermit
+        case .deferIfReject: return .deferIfReject
+        case .warnIfReject: return .warnIfReject
+        case .permitMynetworks: return .permitMynetworks
+        case .permitSaslAuthenticated: return .permitSaslAuthenticated
+        case .rejectInvalidHeloHostname, .rejectInvalidHostname: return .rejectInvalidHeloHostname
+        case .rejectNonFQDNHeloHostname, .rejectNonFQDNHostname: return .rejectNonFQDNHeloHostname
+        case .rejectUnknownHeloHostname, .rejectUnknownHostname: return .rejectUnknownHeloHostname
+        case .permitNakedIPAddress: return .permitNakedIPAddress
+        case .rejectImpersonatingHelo: return .rejectImpersonatingHelo
+        case .sleep, .rejectRHSBLHelo, .checkClientAccess, .checkHeloAccess, .checkSenderAccess,
+             .checkRecipientAccess, .checkHeloAAccess, .checkHeloMXAccess, .checkHeloNSAccess:
+            return .serverError(why: "restriction \(name.rawValue) needs an argument")
+        }
+    }
+}
