@@ -1,3 +1,5 @@
+import Testing
+
 // The 112 HELO strings of postfix-helo-semantics.md §8.1, verified against Postfix 3.7.11.
 // Row 81 (a Latin-1 byte) is left out: Postfix refuses that command line before any HELO
 // processing, so neither its restrictions nor a milter ever see it.
