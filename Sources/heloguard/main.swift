@@ -1,2 +1,0 @@
-import HeloPolicy
-print("heloguard")
