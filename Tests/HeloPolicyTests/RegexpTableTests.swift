@@ -111,7 +111,7 @@ struct RegexpTableTests {
         #expect(diagnostics.count == 1)
         let d = try #require(diagnostics.first)
         #expect(d.severity == .error)
-        #expect(d.location == SourceLocation(file: "/etc/postfix/helo.re", line: 2))
+        #expect(d.location == HeloPolicy.SourceLocation(file: "/etc/postfix/helo.re", line: 2))
         // glibc's regerror() text for an unbalanced parenthesis.
         #expect(d.message.contains("parenthes") || d.message.contains("("))
         #expect(d.message.hasSuffix(": skipping this rule"))
