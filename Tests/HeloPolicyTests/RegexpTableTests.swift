@@ -84,6 +84,15 @@ struct RegexpTableTests {
         LookupCase(name: "if block around rules",
                    table: "if /\\.example\\.org$/\n/^mail\\./ OK\n/./ REJECT in org\nendif\n/./ DUNNO\n",
                    key: "x.example.org", expected: .found(value: "REJECT in org", line: 3)),
+        LookupCase(name: "${1}, $(2) and $$",
+                   table: "/^([a-z]+)\\.([a-z]+)$/ REJECT ${1}$$$(2)\n",
+                   key: "abc.def", expected: .found(value: "REJECT abc$def", line: 1)),
+        LookupCase(name: "bad $9 skips the rule",
+                   table: "/^(a)$/ REJECT $9\n/^a$/ OK\n",
+                   key: "a", expected: .found(value: "OK", line: 2)),
+        LookupCase(name: "negated if",
+                   table: "if !/\\.example$/\n/./ REJECT outside\nendif\n",
+                   key: "host.example", expected: .notFound),
         LookupCase(name: "if block skipped when the condition fails",
                    table: "if /\\.example\\.org$/\n/./ REJECT in org\nendif\n/./ DUNNO\n",
                    key: "x.example.net", expected: .found(value: "DUNNO", line: 4)),
@@ -112,9 +121,16 @@ struct RegexpTableTests {
         let d = try #require(diagnostics.first)
         #expect(d.severity == .error)
         #expect(d.location == HeloPolicy.SourceLocation(file: "/etc/postfix/helo.re", line: 2))
-        // glibc's regerror() text for an unbalanced parenthesis.
-        #expect(d.message.contains("parenthes") || d.message.contains("("))
-        #expect(d.message.hasSuffix(": skipping this rule"))
+        // glibc's regerror() text for an unbalanced parenthesis, then the consequence.
+        #expect(d.message == "Unmatched ( or \\(: skipping this rule")
+    }
+
+    @Test func warningsNameFileAndLine() {
+        let (_, diagnostics) = Self.load("/^(a)$/ REJECT $9\n\n/^b$/\n")
+        #expect(diagnostics.map(\.description) == [
+            "/etc/postfix/helo.re:1: warning: out of range replacement index \"9\": skipping this rule",
+            "/etc/postfix/helo.re:3: warning: no replacement text: using empty string",
+        ])
     }
 
     @Test func loadingAndDroppingTablesFreesPatterns() {
