@@ -14,16 +14,18 @@ struct CheckConfigCommand: ParsableCommand {
 
     func run() throws {
         let path = options.config ?? ConfigOption.defaultPath
+        let loaded: LoadedConfiguration
         do throws(ConfigError) {
-            let loaded = try ConfigurationLoader.load(path: path)
-            for diagnostic in loaded.diagnostics { Output.error(diagnostic.description) }
-            if loaded.diagnostics.contains(where: { $0.severity == .error }) {
-                throw ExitCode(1)
-            }
-            Output.write("\(path): configuration OK (\(loaded.policy.heloRestrictions.count) HELO restriction(s))\n")
+            loaded = try ConfigurationLoader.load(path: path)
         } catch {
             for diagnostic in error.diagnostics { Output.error(diagnostic.description) }
             throw ExitCode(1)
         }
+        for diagnostic in loaded.diagnostics { Output.error(diagnostic.description) }
+        if loaded.diagnostics.contains(where: { $0.severity == .error }) {
+            throw ExitCode(1)
+        }
+        Output.write("\(path): configuration OK (\(loaded.policy.heloRestrictions.count) HELO restriction(s))\n")
+        Output.flush()
     }
 }

@@ -441,7 +441,11 @@ private struct LineParser<Matcher: PatternMatcher> {
             secondPattern = pattern
         }
         skipSpace()
-        if atEnd { warn("no replacement text: using empty string") }
+        if atEnd {
+            // Postfix only warns here, but every lookup that reaches this rule then fails
+            // (an empty result is an error), so check-config treats it as an error.
+            diagnostics.append(.error(location, "no replacement text: using empty string (every lookup that reaches this rule fails)"))
+        }
 
         var problems: [String] = []
         let parsed = PatternReplacement.parse(Array(bytes[position...]), dialect: dialect, problems: &problems)
