@@ -143,7 +143,10 @@ public struct NetworkList: Sendable {
                 if case .invalid(let reason) = cidr {
                     diagnostics.append(.error(location, "\(name): \(reason)"))
                 }
-                if cidr == nil, folded.utf8.allSatisfy({ v4Chars.contains($0) }), IPAddress(folded) == nil {
+                if cidr == nil, neverMatches(folded) {
+                    diagnostics.append(.error(location,
+                        "\(name): \"\(text)\" is not a valid address or network (Postfix accepts it, but it never matches)"))
+                } else if cidr == nil, folded.utf8.allSatisfy({ v4Chars.contains($0) }), IPAddress(folded) == nil {
                     diagnostics.append(.warning(location,
                         "\(name): \"\(text)\" is not a valid IPv4 address; it can only match a host of that name"))
                 }
@@ -185,6 +188,16 @@ public struct NetworkList: Sendable {
         return bytes.contains(where: { $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "/") })
             && !bytes.allSatisfy { v4Chars.contains($0) }
             && bytes.allSatisfy { v6PatternChars.contains($0) }
+    }
+
+    /// A pattern that looks like an address or network but is not one Postfix can use: it has a
+    /// `/` or starts with `[` (no host name can), yet is not `[IPv4]` and fails the tests above.
+    static func neverMatches(_ pattern: String) -> Bool {
+        if pattern.hasPrefix("["), pattern.hasSuffix("]"),
+           let inner = IPAddress(String(pattern.dropFirst().dropLast())), inner.family == .v4 {
+            return false
+        }
+        return pattern.contains("/") || pattern.hasPrefix("[")
     }
 
     /// Postfix's `cidr_match_parse()`: `addr`, `addr/len`, `[addr]`, `[addr]/len`, `[addr/len]`.
