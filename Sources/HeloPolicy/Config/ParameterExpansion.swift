@@ -1,0 +1,300 @@
+/// Configuration parameter values after `$name` expansion: the main.cf assignments layered over a
+/// table of defaults, every value expanded once when the configuration is loaded.
+///
+/// Expansion follows Postfix's `mac_parse()`/`mac_expand()` as used for main.cf (recursive mode):
+///
+/// - `$name`, `${name}` and `$(name)` insert the value of `name`, itself expanded again; a name
+///   is `[A-Za-z0-9_]+`, and inside braces white space around it is allowed.
+/// - `$$` stands for one `$`; it is never expanded again.
+/// - `${name?text}` gives `text` (expanded) when `name` is non-empty, else nothing;
+///   `${name:text}` gives `text` when `name` is empty or undefined, else nothing;
+///   `${name?{text1}:{text2}}` (or `...:text2`) chooses between the two. Unbraced text runs to the
+///   closing brace, so `${x?a:b}` gives `a:b` when `x` is non-empty. Braced text keeps its white
+///   space; white space around the braces is skipped.
+/// - An undefined name expands to the empty string. Postfix does that silently; heloguard adds a
+///   warning naming the assignment whose value refers to it.
+/// - More than 100 nested expansions (a reference loop such as `a = $b`, `b = $a`) stop with an
+///   error instead of hanging; Postfix stops with "unreasonable macro call nesting" too.
+/// - Syntax errors (`${x`, a lone `$`, `${a b}`, garbage after `${x?{a}}`) are errors, as they are
+///   fatal in Postfix. Postfix's relational expressions (`${{a} == {b}?...}`) and named functions
+///   (`${name{text}}`) are refused as not supported, never silently ignored.
+///
+/// Parameters named in `rawNames` are used without expansion (Postfix reads those with
+/// `get_mail_conf_raw()`, e.g. `default_rbl_reply`, whose `$rbl_code` is filled in at reply time).
+public struct Parameters: Sendable {
+    public let mainCf: MainCf
+    public let defaults: [String: String]
+    public let rawNames: Set<String>
+    /// Warnings and errors found while expanding, each naming the assignment it concerns.
+    public let diagnostics: [ConfigDiagnostic]
+    private let expanded: [String: String]
+
+    public init(mainCf: MainCf, defaults: [String: String], rawNames: Set<String> = []) {
+        self.mainCf = mainCf
+        self.defaults = defaults
+        self.rawNames = rawNames
+        var values: [String: String] = [:]
+        var diagnostics: [ConfigDiagnostic] = []
+        var seen = Set<ConfigDiagnostic>()
+        let names = Set(mainCf.entries.keys).union(defaults.keys)
+        for name in names.sorted() {
+            let location = mainCf[name]?.location
+            let raw = mainCf[name]?.rawValue ?? defaults[name] ?? ""
+            if rawNames.contains(name) {
+                values[name] = raw
+                continue
+            }
+            var expander = MacroExpander(
+                lookup: { mainCf[$0]?.rawValue ?? defaults[$0] },
+                rawNames: rawNames)
+            expander.expand(raw, owner: name)
+            values[name] = expander.output
+            for finding in expander.findings {
+                let diagnostic = Self.diagnostic(for: finding, topName: name, topLocation: location, mainCf: mainCf)
+                if seen.insert(diagnostic).inserted { diagnostics.append(diagnostic) }
+            }
+        }
+        self.expanded = values
+        self.diagnostics = diagnostics.sorted { lhs, rhs in
+            (lhs.location?.file ?? "", lhs.location?.line ?? 0) < (rhs.location?.file ?? "", rhs.location?.line ?? 0)
+        }
+    }
+
+    /// The expanded value; the empty string for a name that is neither set nor defaulted.
+    public func value(_ name: String) -> String {
+        expanded[name] ?? ""
+    }
+
+    /// The value as written in the file, or the default, before expansion.
+    public func rawValue(_ name: String) -> String? {
+        mainCf[name]?.rawValue ?? defaults[name]
+    }
+
+    /// Where the value in force was assigned; nil when it is the default.
+    public func location(_ name: String) -> SourceLocation? {
+        mainCf[name]?.location
+    }
+
+    /// True when the configuration file assigns the parameter.
+    public func isSet(_ name: String) -> Bool {
+        mainCf[name] != nil
+    }
+
+    /// Expands other text (a table's right-hand side, a command-line value) with these
+    /// parameters; findings are reported at `location`.
+    public func expand(_ text: String, at location: SourceLocation?) -> (String, [ConfigDiagnostic]) {
+        var expander = MacroExpander(lookup: { mainCf[$0]?.rawValue ?? defaults[$0] }, rawNames: rawNames)
+        expander.expand(text, owner: nil)
+        let findings = expander.findings.map { finding -> ConfigDiagnostic in
+            ConfigDiagnostic(finding.isError ? .error : .warning, at: location, finding.message)
+        }
+        return (expander.output, findings)
+    }
+
+    /// Findings are attributed to the assignment whose text holds the problem when it is in the
+    /// file, otherwise to the parameter being expanded.
+    private static func diagnostic(
+        for finding: MacroExpander.Finding, topName: String, topLocation: SourceLocation?, mainCf: MainCf
+    ) -> ConfigDiagnostic {
+        let owner = finding.owner.flatMap { mainCf[$0] != nil ? $0 : nil } ?? topName
+        let location = mainCf[owner]?.location ?? topLocation
+        return ConfigDiagnostic(finding.isError ? .error : .warning, at: location,
+                                "parameter \"\(owner)\": \(finding.message)")
+    }
+}
+
+/// The expansion engine behind `Parameters`: a byte-level rendition of Postfix's `mac_parse()`
+/// tokenizer and `mac_expand()` callback in recursive mode.
+struct MacroExpander {
+    struct Finding: Hashable {
+        let isError: Bool
+        /// The parameter whose value contains the problem (nil: the top-level text).
+        let owner: String?
+        let message: String
+    }
+
+    /// Postfix's limit on nested expansions.
+    static let nestingLimit = 100
+
+    let lookup: (String) -> String?
+    let rawNames: Set<String>
+    private var result: [UInt8] = []
+    private(set) var findings: [Finding] = []
+    private var level = 0
+    private var failed = false
+
+    init(lookup: @escaping (String) -> String?, rawNames: Set<String>) {
+        self.lookup = lookup
+        self.rawNames = rawNames
+    }
+
+    var output: String { String(decoding: result, as: UTF8.self) }
+
+    mutating func expand(_ text: String, owner: String?) {
+        parse(Array(text.utf8), owner: owner)
+    }
+
+    private static let space: Set<UInt8> = [0x20, 0x09, 0x0D, 0x0A]
+    private static let dollar = UInt8(ascii: "$")
+
+    private mutating func fail(_ owner: String?, _ message: String) {
+        if !failed { findings.append(Finding(isError: true, owner: owner, message: message)) }
+        failed = true
+    }
+
+    /// `mac_parse()`: split into literal text and `$` expressions.
+    private mutating func parse(_ text: [UInt8], owner: String?) {
+        let whole = String(decoding: text, as: UTF8.self)
+        var literal: [UInt8] = []
+        var index = 0
+        while index < text.count, !failed {
+            let byte = text[index]
+            if byte != Self.dollar {
+                literal.append(byte)
+                index += 1
+                continue
+            }
+            if index + 1 < text.count, text[index + 1] == Self.dollar {
+                literal.append(Self.dollar)
+                index += 2
+                continue
+            }
+            result += literal
+            literal.removeAll()
+            index += 1
+            var expression: [UInt8]
+            if index < text.count, text[index] == UInt8(ascii: "(") || text[index] == UInt8(ascii: "{") {
+                let open = text[index]
+                let close = open == UInt8(ascii: "(") ? UInt8(ascii: ")") : UInt8(ascii: "}")
+                var depth = 1
+                var end = index + 1
+                while end < text.count {
+                    if text[end] == open { depth += 1 }
+                    if text[end] == close { depth -= 1; if depth == 0 { break } }
+                    end += 1
+                }
+                guard depth == 0 else {
+                    fail(owner, "truncated macro reference: \"\(whole)\"")
+                    return
+                }
+                expression = Array(text[(index + 1)..<end])
+                index = end + 1
+            } else {
+                var end = index
+                while end < text.count, MainCf.isNameByte(text[end]) { end += 1 }
+                expression = Array(text[index..<end])
+                index = end
+            }
+            if expression.isEmpty {
+                fail(owner, "empty macro name: \"\(whole)\"")
+                return
+            }
+            evaluate(expression, owner: owner)
+        }
+        if !failed { result += literal }
+    }
+
+    private func skipSpace(_ text: [UInt8], _ index: Int) -> Int {
+        var index = index
+        while index < text.count, Self.space.contains(text[index]) { index += 1 }
+        return index
+    }
+
+    /// `{...}` at `index` (already at the brace): the payload and the index after trailing space.
+    private mutating func curlyPayload(_ text: [UInt8], at index: Int, owner: String?) -> ([UInt8], Int)? {
+        var depth = 1
+        var end = index + 1
+        while end < text.count {
+            if text[end] == UInt8(ascii: "{") { depth += 1 }
+            if text[end] == UInt8(ascii: "}") { depth -= 1; if depth == 0 { break } }
+            end += 1
+        }
+        guard end < text.count else {
+            fail(owner, "unbalanced {} in attribute expression: \"\(String(decoding: text[index...], as: UTF8.self))\"")
+            return nil
+        }
+        return (Array(text[(index + 1)..<end]), skipSpace(text, end + 1))
+    }
+
+    /// `mac_expand_callback()` for one expression (the text after `$`, without its brackets).
+    private mutating func evaluate(_ text: [UInt8], owner: String?) {
+        level += 1
+        defer { level -= 1 }
+        if level > Self.nestingLimit {
+            fail(nil, "unreasonable macro call nesting: \"\(String(decoding: text, as: UTF8.self))\" (a loop of $name references?)")
+            return
+        }
+        let shown = String(decoding: text, as: UTF8.self)
+        var index = skipSpace(text, 0)
+        if index < text.count, text[index] == UInt8(ascii: "{") {
+            fail(owner, "relational expressions such as \"${\(shown)}\" are not supported by heloguard")
+            return
+        }
+        let nameStart = index
+        var nameEnd = index
+        var op: UInt8 = 0
+        while true {
+            let afterSpace = skipSpace(text, index)
+            if afterSpace == text.count { nameEnd = index; break }
+            let next = text[afterSpace]
+            if next == UInt8(ascii: "?") || next == UInt8(ascii: ":") {
+                nameEnd = index
+                op = next
+                index = afterSpace + 1
+                break
+            }
+            if next == UInt8(ascii: "{") {
+                fail(owner, "functions such as \"${\(shown)}\" are not supported by heloguard")
+                return
+            }
+            guard MainCf.isNameByte(text[index]) else {
+                fail(owner, "attribute name syntax error at: \"...\(String(decoding: text[..<index], as: UTF8.self))>>>\(String(decoding: text[index...].prefix(20), as: UTF8.self))\"")
+                return
+            }
+            index += 1
+        }
+        let name = String(decoding: text[nameStart..<nameEnd], as: UTF8.self)
+        let value = lookup(name)
+        let nonEmpty = !(value ?? "").isEmpty
+
+        func operand(_ start: Int) -> (text: [UInt8], next: Int, braced: Bool)? {
+            let brace = skipSpace(text, start)
+            if brace < text.count, text[brace] == UInt8(ascii: "{") {
+                guard let (payload, next) = curlyPayload(text, at: brace, owner: owner) else { return nil }
+                return (payload, next, true)
+            }
+            return (Array(text[start...]), text.count, false)
+        }
+
+        switch op {
+        case UInt8(ascii: "?"):
+            guard let (ifTrue, next, _) = operand(index) else { return }
+            if nonEmpty { parse(ifTrue, owner: owner) }
+            if next == text.count || failed { return }
+            guard text[next] == UInt8(ascii: ":") else {
+                fail(owner, "\":\" expected at: \"...\(String(decoding: ifTrue, as: UTF8.self))}>>>\(String(decoding: text[next...].prefix(20), as: UTF8.self))\"")
+                return
+            }
+            guard let (ifFalse, end, _) = operand(next + 1) else { return }
+            if end != text.count {
+                fail(owner, "unexpected input at: \"...\(String(decoding: ifFalse, as: UTF8.self))}>>>\(String(decoding: text[end...].prefix(20), as: UTF8.self))\"")
+                return
+            }
+            if !nonEmpty { parse(ifFalse, owner: owner) }
+        case UInt8(ascii: ":"):
+            guard let (ifFalse, end, _) = operand(index) else { return }
+            if end != text.count {
+                fail(owner, "unexpected input at: \"...\(String(decoding: ifFalse, as: UTF8.self))}>>>\(String(decoding: text[end...].prefix(20), as: UTF8.self))\"")
+                return
+            }
+            if !nonEmpty { parse(ifFalse, owner: owner) }
+        default:
+            guard let value else {
+                findings.append(Finding(isError: false, owner: owner,
+                    message: "undefined parameter \"$\(name)\" expands to an empty string"))
+                return
+            }
+            if !value.isEmpty { parse(Array(value.utf8), owner: name) }
+        }
+    }
+}

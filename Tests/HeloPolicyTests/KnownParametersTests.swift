@@ -1,0 +1,133 @@
+import Testing
+@testable import HeloPolicy
+
+struct KnownParametersTests {
+    static func parameters(_ text: String, hostname: String = "mx.example.org") -> Parameters {
+        let (mainCf, _) = MainCf.parse(text, file: "main.cf")
+        return KnownParameters.parameters(from: mainCf, systemHostname: hostname,
+            interfaces: [InterfaceAddress(address: IPAddress("127.0.0.1")!, netmask: IPAddress("255.0.0.0")!)])
+    }
+
+    struct DefaultCase: Sendable, CustomTestStringConvertible {
+        let parameter: String
+        let expected: String
+        var testDescription: String { parameter }
+    }
+
+    static let defaultCases: [DefaultCase] = [
+        DefaultCase(parameter: "smtpd_helo_restrictions", expected: ""),
+        DefaultCase(parameter: "smtpd_helo_required", expected: "no"),
+        DefaultCase(parameter: "smtpd_delay_reject", expected: "yes"),
+        DefaultCase(parameter: "mynetworks_style", expected: "host"),
+        DefaultCase(parameter: "mynetworks", expected: "127.0.0.1/32"),
+        DefaultCase(parameter: "parent_domain_matches_subdomains",
+                    expected: "debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,qmqpd_authorized_clients,relay_domains,smtpd_access_maps"),
+        DefaultCase(parameter: "invalid_hostname_reject_code", expected: "501"),
+        DefaultCase(parameter: "non_fqdn_reject_code", expected: "504"),
+        DefaultCase(parameter: "unknown_hostname_reject_code", expected: "450"),
+        DefaultCase(parameter: "unknown_helo_hostname_tempfail_action", expected: "defer_if_permit"),
+        DefaultCase(parameter: "access_map_reject_code", expected: "554"),
+        DefaultCase(parameter: "access_map_defer_code", expected: "450"),
+        DefaultCase(parameter: "reject_code", expected: "554"),
+        DefaultCase(parameter: "defer_code", expected: "450"),
+        DefaultCase(parameter: "maps_rbl_reject_code", expected: "554"),
+        DefaultCase(parameter: "soft_bounce", expected: "no"),
+        DefaultCase(parameter: "myhostname", expected: "mx.example.org"),
+        DefaultCase(parameter: "mydomain", expected: "example.org"),
+        DefaultCase(parameter: "smtpd_null_access_lookup_key", expected: "<>"),
+        DefaultCase(parameter: "impersonation_hostnames", expected: "mx.example.org"),
+        DefaultCase(parameter: "impersonation_domains", expected: "example.org"),
+        DefaultCase(parameter: "impersonation_addresses", expected: ""),
+        DefaultCase(parameter: "impersonation_reject_code", expected: "550"),
+        DefaultCase(parameter: "impersonation_reply_text", expected: "Host impersonates this server"),
+    ]
+
+    @Test(arguments: defaultCases)
+    func defaults(_ c: DefaultCase) {
+        let p = Self.parameters("")
+        #expect(p.value(c.parameter) == c.expected)
+        #expect(KnownParameters.validate(p).isEmpty)
+    }
+
+    struct HostnameCase: Sendable, CustomTestStringConvertible {
+        let name: String
+        let config: String
+        let hostname: String
+        let myhostname: String
+        let mydomain: String
+        var testDescription: String { name }
+    }
+
+    static let hostnameCases: [HostnameCase] = [
+        HostnameCase(name: "short host name gets .localdomain", config: "", hostname: "box",
+                     myhostname: "box.localdomain", mydomain: "localdomain"),
+        HostnameCase(name: "short host name gets $mydomain when set", config: "mydomain = example.net", hostname: "box",
+                     myhostname: "box.example.net", mydomain: "example.net"),
+        HostnameCase(name: "mydomain follows a configured myhostname", config: "myhostname = a.b.example.com", hostname: "box",
+                     myhostname: "a.b.example.com", mydomain: "b.example.com"),
+        HostnameCase(name: "single-label myhostname gives localdomain", config: "myhostname = solo", hostname: "x.y",
+                     myhostname: "solo", mydomain: "localdomain"),
+    ]
+
+    @Test(arguments: hostnameCases)
+    func hostnames(_ c: HostnameCase) {
+        let p = Self.parameters(c.config, hostname: c.hostname)
+        #expect(p.value("myhostname") == c.myhostname)
+        #expect(p.value("mydomain") == c.mydomain)
+    }
+
+    struct ValidationCase: Sendable, CustomTestStringConvertible {
+        let name: String
+        let config: String
+        let expected: [String]
+        var testDescription: String { name }
+    }
+
+    static let validationCases: [ValidationCase] = [
+        ValidationCase(name: "unknown parameter", config: "\nsmtpd_tls_cert_file = /x",
+                       expected: ["main.cf:2: warning: unknown parameter \"smtpd_tls_cert_file\" (not used by heloguard)"]),
+        ValidationCase(name: "restriction class names are not unknown",
+                       config: "smtpd_restriction_classes = strict, lenient\nstrict = reject_non_fqdn_helo_hostname\nlenient = permit",
+                       expected: []),
+        ValidationCase(name: "bad boolean", config: "a_known = 1\nsmtpd_helo_required = maybe",
+                       expected: ["main.cf:1: warning: unknown parameter \"a_known\" (not used by heloguard)",
+                                  "main.cf:2: error: bad boolean configuration: smtpd_helo_required = maybe (use yes or no)"]),
+        ValidationCase(name: "booleans ignore case", config: "smtpd_helo_required = YES\nsoft_bounce = No", expected: []),
+        ValidationCase(name: "non-numeric code", config: "non_fqdn_reject_code = 5O4",
+                       expected: ["main.cf:1: error: bad numerical configuration: non_fqdn_reject_code = 5O4"]),
+        ValidationCase(name: "code out of range", config: "\n\ninvalid_hostname_reject_code = 250",
+                       expected: ["main.cf:3: error: invalid_hostname_reject_code = 250: reply code out of range 400-599; at run time every reply with it becomes \"450 4.7.1 Service unavailable\""]),
+        ValidationCase(name: "code through expansion", config: "my_code = 777\nreject_code = $my_code",
+                       expected: ["main.cf:1: warning: unknown parameter \"my_code\" (not used by heloguard)",
+                                  "main.cf:2: error: reject_code = 777: reply code out of range 400-599; at run time every reply with it becomes \"450 4.7.1 Service unavailable\""]),
+        ValidationCase(name: "bad tempfail action", config: "unknown_helo_hostname_tempfail_action = reject",
+                       expected: ["main.cf:1: error: bad configuration: unknown_helo_hostname_tempfail_action = reject (use defer_if_permit or defer)"]),
+        ValidationCase(name: "bad tempfail action reached through the default",
+                       config: "reject_tempfail_action = bounce",
+                       expected: ["main.cf:1: error: bad configuration: unknown_helo_hostname_tempfail_action = bounce (use defer_if_permit or defer)",
+                                  "main.cf:1: error: bad configuration: reject_tempfail_action = bounce (use defer_if_permit or defer)"]),
+        ValidationCase(name: "tempfail actions ignore case", config: "reject_tempfail_action = DEFER", expected: []),
+        ValidationCase(name: "bad mynetworks_style", config: "mynetworks_style = host subnet",
+                       expected: ["main.cf:1: error: bad mynetworks_style value: host subnet; specify exactly one of host, subnet or class"]),
+    ]
+
+    @Test(arguments: validationCases)
+    func validation(_ c: ValidationCase) {
+        #expect(KnownParameters.validate(Self.parameters(c.config)).map(\.description) == c.expected)
+    }
+
+    @Test func parentDomainStyle() {
+        #expect(KnownParameters.parentDomainMatchesSubdomains("mynetworks", in: Self.parameters("")))
+        #expect(KnownParameters.parentDomainMatchesSubdomains("smtpd_access_maps", in: Self.parameters("")))
+        let p = Self.parameters("parent_domain_matches_subdomains = relay_domains")
+        #expect(!KnownParameters.parentDomainMatchesSubdomains("mynetworks", in: p))
+    }
+
+    @Test func integerReadsLikeStrtol() {
+        #expect(KnownParameters.integer("554") == 554)
+        #expect(KnownParameters.integer("+450") == 450)
+        #expect(KnownParameters.integer("") == nil)
+        #expect(KnownParameters.integer("55 4") == nil)
+        #expect(KnownParameters.integer("99999999999") == nil)
+    }
+}
