@@ -43,3 +43,16 @@ heloguard_binary() {
     [[ -x "$bin" ]] || die "$bin not found: run \`swift build -c $config\` first"
     printf '%s\n' "$bin"
 }
+
+# postmap from the postfix package (in /usr/sbin, which a non-root PATH may lack). Prints its
+# path, or nothing and fails when postfix is not installed.
+find_postmap() {
+    command -v postmap 2>/dev/null || { [[ -x /usr/sbin/postmap ]] && echo /usr/sbin/postmap; }
+}
+
+# A private Postfix configuration directory for `postmap -c DIR`, so that postmap does not
+# depend on (or read) /etc/postfix: an empty main.cf means Postfix's built-in defaults.
+make_postmap_config() {
+    mkdir -p "$1"
+    printf '# private, minimal main.cf for postmap -c (heloguard scripts)\n' > "$1/main.cf"
+}
