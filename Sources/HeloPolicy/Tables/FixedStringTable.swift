@@ -1,4 +1,4 @@
-/// A table key as raw bytes. Postfix compares keys byte for byte (after ASCII case folding),
+/// A table key as raw bytes. Postfix compares keys byte for byte (after case folding),
 /// while Swift `String` equality uses Unicode canonical equivalence, so fixed-string tables
 /// key their dictionaries with bytes instead. Hashing feeds the whole buffer at once, which is
 /// much cheaper than hashing an `[UInt8]` element by element.
@@ -7,11 +7,10 @@ struct ByteKey: Hashable, Sendable {
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    /// The lookup form of `text`: its UTF-8 bytes with ASCII `A`–`Z` folded to lower case, as
-    /// Postfix's `lowercase()` does for `DICT_FLAG_FOLD_FIX` tables.
+    /// The lookup form of `text`: its UTF-8 bytes folded to lower case (see `TableBytes.fold`).
     init(folding text: String) {
         var bytes = Array(text.utf8)
-        TableBytes.foldASCII(&bytes)
+        TableBytes.fold(&bytes)
         self.bytes = bytes
     }
 
@@ -47,6 +46,21 @@ enum TableBytes {
     static func foldASCII(_ bytes: inout [UInt8]) {
         for index in bytes.indices where bytes[index] >= 0x41 && bytes[index] <= 0x5A {
             bytes[index] |= 0x20
+        }
+    }
+
+    /// Case folding of a fixed-string key. ASCII text is lower-cased byte by byte (Postfix's
+    /// `lowercase()`). Smtpd opens access tables with UTF-8 support, and with the default
+    /// `smtputf8_enable = yes` Postfix folds non-ASCII keys with ICU case folding; heloguard
+    /// approximates that with Unicode lower-casing (the two differ only for a few letters such
+    /// as `ß`). Bytes that are not valid UTF-8 get the ASCII treatment only.
+    static func fold(_ bytes: inout [UInt8]) {
+        if bytes.allSatisfy({ $0 < 0x80 }) {
+            foldASCII(&bytes)
+        } else if let text = String(validating: bytes, as: UTF8.self) {
+            bytes = Array(text.lowercased().utf8)
+        } else {
+            foldASCII(&bytes)
         }
     }
 
@@ -215,7 +229,7 @@ public struct FixedStringTable: AccessTable {
                     "record is in \"key: value\" format; is this an alias file?"))
             }
             var keyBytes = Array(line[0..<keyEnd])
-            TableBytes.foldASCII(&keyBytes)
+            TableBytes.fold(&keyBytes)
             let key = ByteKey(keyBytes)
             if entries[key] != nil {
                 let message = "duplicate entry: \"\(TableBytes.string(keyBytes))\""

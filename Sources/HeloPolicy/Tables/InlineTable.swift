@@ -58,7 +58,7 @@ public struct InlineTable: AccessTable {
                 error = problem.message
             case .success(let pair):
                 var key = Array(bytes[pair.key])
-                TableBytes.foldASCII(&key)
+                TableBytes.fold(&key)
                 entries[ByteKey(key)] = StoredEntry(value: TableBytes.string(bytes, pair.value), line: nil)
                 itemCount += 1
             }
