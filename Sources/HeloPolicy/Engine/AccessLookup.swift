@@ -170,7 +170,7 @@ extension Evaluation {
                 events.append(PolicyLogEvent(.warning, "access table \(table.spec) entry \(value) has empty value"))
                 return .permit
             }
-            let list = RestrictionListParser.parseTableResult(tokens, classNames: Set(config.restrictionClasses.keys))
+            let list = RestrictionListParser.parseTableResult(tokens, classNames: config.restrictionClassNames)
             return try runList(list, replyName: replyName, replyClass: replyClass)
         }
     }
