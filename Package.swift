@@ -38,7 +38,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HeloGuardCLITests",
-            dependencies: ["HeloPolicy"],
+            dependencies: ["HeloPolicy", "heloguard"],
             resources: [.copy("Fixtures")]
         ),
     ]

@@ -54,7 +54,7 @@ struct PatternRulesTests {
         DiagnosticCase(name: "clean file", table: "/a/ OK\nif /b/\n/c/ OK\nendif\n", expected: []),
         DiagnosticCase(name: "missing result text",
                        table: "/a/ OK\n/b/\n",
-                       expected: [.warning(at(2), "no replacement text: using empty string")]),
+                       expected: [.error(at(2), "no replacement text: using empty string (every lookup that reaches this rule fails)")]),
         DiagnosticCase(name: "unknown flag skips the rule",
                        table: "/a/q OK\n",
                        expected: [.warning(at(1), "unknown regexp option \"q\": skipping this rule")]),

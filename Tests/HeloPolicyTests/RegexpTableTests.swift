@@ -129,7 +129,7 @@ struct RegexpTableTests {
         let (_, diagnostics) = Self.load("/^(a)$/ REJECT $9\n\n/^b$/\n")
         #expect(diagnostics.map(\.description) == [
             "/etc/postfix/helo.re:1: warning: out of range replacement index \"9\": skipping this rule",
-            "/etc/postfix/helo.re:3: warning: no replacement text: using empty string",
+            "/etc/postfix/helo.re:3: error: no replacement text: using empty string (every lookup that reaches this rule fails)",
         ])
     }
 

@@ -67,6 +67,7 @@ public enum KnownParameters {
         Parameter(name: "myhostname", defaultValue: nil, kind: .text),
         Parameter(name: "mydomain", defaultValue: nil, kind: .text),
         Parameter(name: "smtpd_null_access_lookup_key", defaultValue: "<>", kind: .text),
+        Parameter(name: "myorigin", defaultValue: "$myhostname", kind: .text),
         Parameter(name: "smtpd_log_access_permit_actions", defaultValue: "", kind: .text),
         // heloguard's own.
         Parameter(name: "impersonation_hostnames", defaultValue: "$myhostname", kind: .text),

@@ -78,7 +78,6 @@ extension Evaluation {
     /// Postfix's `check_table_result()`: what an access-table value means.
     func tableResult(_ table: TableReference, value: String, datum: String, replyName: String, replyClass: ReplyClass) throws(EvaluationAbort) -> CheckStatus {
         let action = AccessAction(value)
-        let helo = replyClass == .helo
         switch action.command {
         case .dunno:
             return .dunno
@@ -171,8 +170,7 @@ extension Evaluation {
                 events.append(PolicyLogEvent(.warning, "access table \(table.spec) entry \(value) has empty value"))
                 return .permit
             }
-            let list = RestrictionListParser.parseTableResult(tokens, classNames: Set(config.restrictionClasses.keys),
-                                                              heloContext: helo)
+            let list = RestrictionListParser.parseTableResult(tokens, classNames: config.restrictionClassNames)
             return try runList(list, replyName: replyName, replyClass: replyClass)
         }
     }

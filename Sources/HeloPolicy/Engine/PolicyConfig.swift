@@ -60,7 +60,11 @@ public protocol ClientNetworkMatching: Sendable {
 public struct PolicyConfig: Sendable {
     public var heloRestrictions: [Restriction]
     /// `smtpd_restriction_classes`: class name → its parsed list.
-    public var restrictionClasses: [String: [Restriction]]
+    public var restrictionClasses: [String: [Restriction]] {
+        didSet { restrictionClassNames = Set(restrictionClasses.keys) }
+    }
+    /// The class names, kept for parsing table results without rebuilding the set per lookup.
+    public private(set) var restrictionClassNames: Set<String>
     public var heloRequired: Bool
     public var delayReject: Bool
     public var softBounce: Bool
@@ -89,6 +93,7 @@ public struct PolicyConfig: Sendable {
     ) {
         self.heloRestrictions = heloRestrictions
         self.restrictionClasses = restrictionClasses
+        self.restrictionClassNames = Set(restrictionClasses.keys)
         self.heloRequired = heloRequired
         self.delayReject = delayReject
         self.softBounce = softBounce

@@ -85,17 +85,79 @@ public enum RestrictionListParser {
         openTable: (String) throws(ConfigError) -> TableReference,
         diagnostics: inout [ConfigDiagnostic]
     ) -> [Restriction] {
-        let items = tokens(text)
+        var collected: [ConfigDiagnostic] = []
+        let result = parse(tokens(text), classNames: classNames) { problem, restriction in
+            if let message = problem {
+                collected.append(.error(location, message))
+                return nil
+            }
+            if case .deprecated(let message) = restriction {
+                collected.append(.warning(location, message))
+                return .permitNakedIPAddress
+            }
+            if case .table(let make, let spec) = restriction {
+                do throws(ConfigError) {
+                    return make(try openTable(spec))
+                } catch {
+                    collected.append(contentsOf: error.diagnostics)
+                    return nil
+                }
+            }
+            return restriction.restriction
+        }
+        diagnostics += collected
+        return result
+    }
+
+    /// Parses the restriction names in an access-table result. Tables cannot be named there
+    /// (the caller refuses values with `:` before calling); a problem becomes a `.serverError`
+    /// item that ends the list, which Postfix answers with `451 4.3.5` when it is reached.
+    static func parseTableResult(_ items: [String], classNames: Set<String>) -> [Restriction] {
+        var stopped = false
+        return parse(items, classNames: classNames) { problem, restriction in
+            if stopped { return nil }
+            if let problem {
+                stopped = true
+                return .serverError(why: problem)
+            }
+            if case .table(_, let spec) = restriction {
+                stopped = true
+                return .serverError(why: "do not specify lookup tables inside SMTPD access maps: \(spec)")
+            }
+            if case .deprecated = restriction { return .permitNakedIPAddress }
+            return restriction.restriction
+        }
+    }
+
+    /// One item as the shared parser sees it, before the caller decides what to do with it.
+    private enum Parsed {
+        case ready(Restriction)
+        case table((TableReference) -> Restriction, spec: String)
+        case deprecated(String)
+
+        var restriction: Restriction? {
+            if case .ready(let restriction) = self { return restriction }
+            return nil
+        }
+    }
+
+    /// The grammar shared by both entry points: names with their arguments, classes, a bare
+    /// `type:table`. `accept` gets either a problem text or a parsed item and returns what to
+    /// add to the list (nil: nothing).
+    private static func parse(
+        _ items: [String], classNames: Set<String>,
+        accept: (String?, Parsed) -> Restriction?
+    ) -> [Restriction] {
         var result: [Restriction] = []
         var index = 0
-        func fail(_ message: String) {
-            diagnostics.append(.error(location, message))
+        func add(_ problem: String?, _ parsed: Parsed = .ready(.permit)) {
+            if let restriction = accept(problem, parsed) { result.append(restriction) }
         }
         while index < items.count {
             let token = items[index]
             index += 1
             if classNames.contains(token) {
-                result.append(.restrictionClass(token))
+                add(nil, .ready(.restrictionClass(token)))
                 continue
             }
             var tableArgument: String? = nil
@@ -107,96 +169,44 @@ public enum RestrictionListParser {
             }
             guard let name else {
                 if let why = unsupported[token.lowercased()] {
-                    fail("restriction \"\(token)\" is not supported by heloguard: \(why)")
+                    add("restriction \"\(token)\" is not supported by heloguard: \(why)")
                 } else {
-                    fail("unknown restriction \"\(token)\"")
+                    add("unknown restriction \"\(token)\"")
                 }
                 continue
             }
             if let make = tableCommand(name) {
-                if tableArgument == nil {
-                    if index < items.count, items[index].contains(":") {
-                        tableArgument = items[index]
-                        index += 1
-                    } else {
-                        let shown = index < items.count ? items[index] : ""
-                        fail("restriction \(name.rawValue): bad argument \"\(shown)\": need maptype:mapname")
-                        continue
-                    }
+                if tableArgument == nil, index < items.count, items[index].contains(":") {
+                    tableArgument = items[index]
+                    index += 1
                 }
-                do throws(ConfigError) {
-                    result.append(make(try openTable(tableArgument!)))
-                } catch {
-                    diagnostics.append(contentsOf: error.diagnostics)
+                guard let spec = tableArgument else {
+                    let shown = index < items.count ? items[index] : ""
+                    add("restriction \(name.rawValue): bad argument \"\(shown)\": need maptype:mapname")
+                    continue
                 }
+                add(nil, .table(make, spec: spec))
                 continue
             }
             switch name {
             case .sleep:
-                if index < items.count, let seconds = Int(items[index]), items[index].allSatisfy(\.isASCII),
-                   items[index].allSatisfy(\.isNumber) {
-                    result.append(.sleep(seconds: seconds))
+                if index < items.count, let seconds = Int(items[index]), items[index].allSatisfy({ $0.isASCII && $0.isNumber }) {
+                    add(nil, .ready(.sleep(seconds: seconds)))
                     index += 1
                 } else {
-                    fail("restriction sleep must be followed by a number of seconds")
+                    add("restriction sleep must be followed by a number of seconds")
                 }
             case .rejectRHSBLHelo:
                 if index < items.count {
-                    result.append(.rejectRHSBLHelo(RHSBLDomain(items[index])))
+                    add(nil, .ready(.rejectRHSBLHelo(RHSBLDomain(items[index]))))
                     index += 1
                 } else {
-                    fail("restriction reject_rhsbl_helo requires a domain name argument")
+                    add("restriction reject_rhsbl_helo requires a domain name argument")
                 }
             case .permitNakedIPAddress:
-                diagnostics.append(.warning(location, "permit_naked_ip_address is deprecated (Postfix 3.9 removed it); it permits every bare IP address HELO"))
-                result.append(.permitNakedIPAddress)
+                add(nil, .deprecated("permit_naked_ip_address is deprecated (Postfix 3.9 removed it); it permits every bare IP address HELO"))
             default:
-                result.append(simple(name))
-            }
-        }
-        return result
-    }
-
-    /// Parses the restriction names in an access-table result. Tables cannot be named there
-    /// (the caller refuses values with `:` before calling); problems become `.serverError`.
-    static func parseTableResult(_ items: [String], classNames: Set<String>, heloContext: Bool) -> [Restriction] {
-        var result: [Restriction] = []
-        var index = 0
-        while index < items.count {
-            let token = items[index]
-            index += 1
-            if classNames.contains(token) {
-                result.append(.restrictionClass(token))
-                continue
-            }
-            guard let name = RestrictionName(caseInsensitive: token) else {
-                if let why = unsupported[token.lowercased()] {
-                    result.append(.serverError(why: "restriction \"\(token)\" in an access table result is not supported by heloguard: \(why)"))
-                } else {
-                    result.append(.serverError(why: "unknown smtpd restriction: \"\(token)\""))
-                }
-                break
-            }
-            if tableCommand(name) != nil {
-                let shown = index < items.count ? items[index] : ""
-                result.append(.serverError(why: "restriction \(name.rawValue): bad argument \"\(shown)\": need maptype:mapname"))
-                break
-            }
-            switch name {
-            case .sleep:
-                if index < items.count, let seconds = Int(items[index]), items[index].allSatisfy(\.isNumber) {
-                    result.append(.sleep(seconds: seconds))
-                    index += 1
-                } else {
-                    result.append(.serverError(why: "restriction sleep must be followed by number"))
-                }
-            case .rejectRHSBLHelo:
-                if index < items.count {
-                    result.append(.rejectRHSBLHelo(RHSBLDomain(items[index])))
-                    index += 1
-                }
-            default:
-                result.append(simple(name))
+                add(nil, .ready(simple(name)))
             }
         }
         return result

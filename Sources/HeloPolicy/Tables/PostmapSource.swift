@@ -36,11 +36,13 @@ public enum PostmapSource {
             result.append(LogicalLine(text: text, line: currentLine))
         }
 
-        var physical = text.split(separator: "\n", omittingEmptySubsequences: false)
-        if physical.last == "" { physical.removeLast() }
+        // Split on the newline byte: a Swift String treats CR LF as one character, and Postfix
+        // keeps a CR before the newline as part of the line.
+        var physical = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        if let last = physical.last, last.isEmpty { physical.removeLast() }
         for raw in physical {
             lineNumber += 1
-            let line = String(raw)
+            let line = String(decoding: raw, as: UTF8.self)
             let firstNonBlank = line.unicodeScalars.first { !isPostfixSpace($0) }
             if firstNonBlank == nil || firstNonBlank == "#" { continue }
             if let first = line.unicodeScalars.first, isPostfixSpace(first), current != nil {

@@ -1,0 +1,185 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A configuration turned into a policy snapshot, with everything noticed on the way.
+public struct LoadedConfiguration: Sendable {
+    public let policy: PolicyConfig
+    public let parameters: Parameters
+    /// Warnings, and errors that Postfix would tolerate at run time (broken table content:
+    /// heloguard answers such lookups with `451 4.3.5` exactly as Postfix does).
+    public let diagnostics: [ConfigDiagnostic]
+}
+
+/// Reads a heloguard configuration file (Postfix main.cf syntax) and builds the immutable
+/// ``PolicyConfig`` snapshot: parameters expanded, restriction lists parsed, every table opened.
+///
+/// Problems that make the configuration unusable (syntax, unknown restrictions, bad
+/// parameter values, unreadable tables) throw a ``ConfigError`` listing every diagnostic.
+/// Broken table *content* is reported but tolerated, as Postfix tolerates it.
+public enum ConfigurationLoader {
+    public static func fileExists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    public static func load(path: String, interfaces: [InterfaceAddress]? = nil) throws(ConfigError) -> LoadedConfiguration {
+        let (mainCf, diagnostics) = try MainCf.load(path: path)
+        return try build(mainCf, diagnostics: diagnostics, interfaces: interfaces)
+    }
+
+    public static func load(text: String, file: String, interfaces: [InterfaceAddress]? = nil) throws(ConfigError) -> LoadedConfiguration {
+        let (mainCf, diagnostics) = MainCf.parse(text, file: file)
+        return try build(mainCf, diagnostics: diagnostics, interfaces: interfaces)
+    }
+
+    static func build(_ mainCf: MainCf, diagnostics parseDiagnostics: [ConfigDiagnostic], interfaces: [InterfaceAddress]?) throws(ConfigError) -> LoadedConfiguration {
+        var fatal = parseDiagnostics
+        var tolerated: [ConfigDiagnostic] = []
+        let parameters = KnownParameters.parameters(from: mainCf, interfaces: interfaces)
+        fatal += parameters.diagnostics
+        fatal += KnownParameters.validate(parameters)
+
+        var tables: [String: TableReference] = [:]
+        func open(_ spec: String, _ location: SourceLocation?) throws(ConfigError) -> TableReference {
+            if let cached = tables[spec] { return cached }
+            let loaded = try TableLoader.open(spec, at: location)
+            tolerated += loaded.diagnostics
+            let reference = TableReference(spec: spec, table: loaded.table)
+            tables[spec] = reference
+            return reference
+        }
+
+        // Restriction lists: the HELO list and every restriction class.
+        let classNames = KnownParameters.restrictionClasses(parameters)
+        let classSet = Set(classNames)
+        func parseList(_ name: String) -> [Restriction] {
+            let location = parameters.location(name)
+            return RestrictionListParser.parseConfigured(
+                parameters.value(name), location: location, classNames: classSet,
+                openTable: { spec throws(ConfigError) in try open(spec, location) }, diagnostics: &fatal)
+        }
+        let heloRestrictions = parseList("smtpd_helo_restrictions")
+        var classes: [String: [Restriction]] = [:]
+        for name in classNames {
+            if !parameters.isSet(name) {
+                fatal.append(.error(parameters.location("smtpd_restriction_classes"),
+                                    "restriction class \"\(name)\" is listed in smtpd_restriction_classes but not defined"))
+            }
+            classes[name] = parseList(name)
+        }
+        fatal += classCycles(classes, parameters: parameters)
+
+        // Simple parameters; validate() has already reported bad values.
+        func flag(_ name: String, _ fallback: Bool) -> Bool { KnownParameters.boolean(parameters.value(name)) ?? fallback }
+        func code(_ name: String, _ fallback: Int) -> Int { KnownParameters.integer(parameters.value(name)) ?? fallback }
+        var codes = ReplyCodes()
+        codes.invalidHostname = code("invalid_hostname_reject_code", codes.invalidHostname)
+        codes.nonFQDN = code("non_fqdn_reject_code", codes.nonFQDN)
+        codes.unknownHostname = code("unknown_hostname_reject_code", codes.unknownHostname)
+        codes.accessMapReject = code("access_map_reject_code", codes.accessMapReject)
+        codes.accessMapDefer = code("access_map_defer_code", codes.accessMapDefer)
+        codes.reject = code("reject_code", codes.reject)
+        codes.defer = code("defer_code", codes.defer)
+        codes.mapsRBLReject = code("maps_rbl_reject_code", codes.mapsRBLReject)
+        codes.impersonation = code("impersonation_reject_code", codes.impersonation)
+
+        // mynetworks.
+        let networksLocation = parameters.location("mynetworks")
+        let (networks, networkDiagnostics) = NetworkList.parse(
+            parameters.value("mynetworks"), location: networksLocation,
+            parentMatchesSubdomains: KnownParameters.parentDomainMatchesSubdomains("mynetworks", in: parameters),
+            openTable: { spec, location throws(ConfigError) in try open(spec, location).table })
+        fatal += networkDiagnostics
+
+        let impersonation = impersonationIdentity(parameters, interfaces: interfaces, diagnostics: &fatal)
+        let tempfail = TempfailAction(rawValue: parameters.value("unknown_helo_hostname_tempfail_action").lowercased()) ?? .deferIfPermit
+
+        let policy = PolicyConfig(
+            heloRestrictions: heloRestrictions, restrictionClasses: classes,
+            heloRequired: flag("smtpd_helo_required", false), delayReject: flag("smtpd_delay_reject", true),
+            softBounce: flag("soft_bounce", false), codes: codes,
+            accessMapsMatchParentDomains: KnownParameters.parentDomainMatchesSubdomains("smtpd_access_maps", in: parameters),
+            myNetworks: networks, impersonation: impersonation, unknownHeloTempfailAction: tempfail,
+            nullAccessLookupKey: parameters.value("smtpd_null_access_lookup_key"),
+            myOrigin: parameters.value("myorigin"),
+            logPermits: !parameters.value("smtpd_log_access_permit_actions").isEmpty)
+
+        if fatal.contains(where: { $0.severity == .error }) {
+            throw ConfigError(sorted(fatal + tolerated))
+        }
+        return LoadedConfiguration(policy: policy, parameters: parameters, diagnostics: sorted(fatal + tolerated))
+    }
+
+    /// Errors first, then by file and line.
+    private static func sorted(_ diagnostics: [ConfigDiagnostic]) -> [ConfigDiagnostic] {
+        diagnostics.enumerated().sorted { a, b in
+            if a.element.severity != b.element.severity { return a.element.severity == .error }
+            return a.offset < b.offset
+        }.map(\.element)
+    }
+
+    /// A class that names itself, directly or through other classes, would recurse until
+    /// Postfix's limit; refuse it at load.
+    private static func classCycles(_ classes: [String: [Restriction]], parameters: Parameters) -> [ConfigDiagnostic] {
+        var result: [ConfigDiagnostic] = []
+        for start in classes.keys.sorted() {
+            var stack = [start]
+            var seen: Set<String> = []
+            while let name = stack.popLast() {
+                for case .restrictionClass(let next) in classes[name] ?? [] {
+                    if next == start {
+                        result.append(.error(parameters.location(start), "restriction class \"\(start)\" refers to itself (through \"\(name)\")"))
+                        stack.removeAll()
+                        break
+                    }
+                    if seen.insert(next).inserted { stack.append(next) }
+                }
+            }
+        }
+        return result
+    }
+
+    /// `impersonation_hostnames`, `impersonation_domains`, `impersonation_addresses` (empty:
+    /// every non-loopback address of this machine), `impersonation_reply_text`.
+    private static func impersonationIdentity(_ parameters: Parameters, interfaces: [InterfaceAddress]?, diagnostics: inout [ConfigDiagnostic]) -> ImpersonationIdentity {
+        let hostnames = NetworkList.tokens(parameters.value("impersonation_hostnames"))
+        let domains = NetworkList.tokens(parameters.value("impersonation_domains"))
+        var addresses: [IPAddress] = []
+        let addressText = parameters.value("impersonation_addresses")
+        if addressText.isEmpty {
+            addresses = (interfaces ?? NetworkList.localInterfaces()).map(\.address).filter { !isLoopback($0) }
+        } else {
+            for item in NetworkList.tokens(addressText) {
+                var text = item
+                if text.hasPrefix("[") && text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
+                if text.lowercased().hasPrefix("ipv6:") { text = String(text.dropFirst(5)) }
+                if let address = IPAddress(text) {
+                    addresses.append(address)
+                } else {
+                    diagnostics.append(.error(parameters.location("impersonation_addresses"),
+                                              "impersonation_addresses: \"\(item)\" is not an IPv4 or IPv6 address"))
+                }
+            }
+        }
+        return ImpersonationIdentity(hostnames: hostnames, domains: domains, addresses: addresses,
+                                     replyText: parameters.value("impersonation_reply_text"))
+    }
+
+    static func isLoopback(_ address: IPAddress) -> Bool {
+        if address.family == .v4 { return address.bytes[0] == 127 }
+        return address.bytes == [UInt8](repeating: 0, count: 15) + [1]
+    }
+}
+
+extension NetworkList: ClientNetworkMatching {
+    public func matchesClient(name: String, address: String) -> TableLookup {
+        guard let parsed = IPAddress(address) else { return .notFound }
+        switch matches(clientName: name, clientAddress: parsed) {
+        case .matched: return .found(value: "mynetworks", line: nil)
+        case .notMatched: return .notFound
+        case .failed(let reason): return .failed(reason: reason)
+        }
+    }
+}

@@ -1,0 +1,261 @@
+/// A table key as raw bytes. Postfix compares keys byte for byte (after case folding),
+/// while Swift `String` equality uses Unicode canonical equivalence, so fixed-string tables
+/// key their dictionaries with bytes instead. Hashing feeds the whole buffer at once, which is
+/// much cheaper than hashing an `[UInt8]` element by element.
+struct ByteKey: Hashable, Sendable {
+    let bytes: [UInt8]
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    /// The lookup form of `text`: its UTF-8 bytes folded to lower case (see `TableBytes.fold`).
+    init(folding text: String) {
+        var bytes = Array(text.utf8)
+        TableBytes.fold(&bytes)
+        self.bytes = bytes
+    }
+
+    func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+}
+
+/// One value stored in a fixed-string table, with the source line it came from (nil for
+/// tables written inline in main.cf).
+struct StoredEntry: Sendable {
+    let value: String
+    let line: Int?
+}
+
+/// Byte-level helpers shared by the table parsers. Table files can be large (100,000 entries
+/// is not unusual), so the parsers work on `[UInt8]` and only build `String`s for results.
+enum TableBytes {
+    /// The C locale's `isspace()`: space, `\t`, `\n`, `\v`, `\f`, `\r`.
+    @inline(__always)
+    static func isSpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || (byte >= 0x09 && byte <= 0x0D)
+    }
+
+    /// The C locale's `isalnum()`.
+    @inline(__always)
+    static func isAlnum(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A)
+    }
+
+    /// ASCII-only lower-casing, in place.
+    @inline(__always)
+    static func foldASCII(_ bytes: inout [UInt8]) {
+        for index in bytes.indices where bytes[index] >= 0x41 && bytes[index] <= 0x5A {
+            bytes[index] |= 0x20
+        }
+    }
+
+    /// Case folding of a fixed-string key. ASCII text is lower-cased byte by byte (Postfix's
+    /// `lowercase()`). Smtpd opens access tables with UTF-8 support, and with the default
+    /// `smtputf8_enable = yes` Postfix folds non-ASCII keys with ICU case folding; heloguard
+    /// approximates that with Unicode lower-casing (the two differ only for a few letters such
+    /// as `ß`). Bytes that are not valid UTF-8 get the ASCII treatment only.
+    static func fold(_ bytes: inout [UInt8]) {
+        if bytes.allSatisfy({ $0 < 0x80 }) {
+            foldASCII(&bytes)
+        } else if let text = String(validating: bytes, as: UTF8.self) {
+            bytes = Array(text.lowercased().utf8)
+        } else {
+            foldASCII(&bytes)
+        }
+    }
+
+    /// `bytes[range]` with leading and trailing C-locale whitespace removed.
+    static func trimmed(_ bytes: [UInt8], _ range: Range<Int>) -> Range<Int> {
+        var lower = range.lowerBound
+        var upper = range.upperBound
+        while lower < upper && isSpace(bytes[lower]) { lower += 1 }
+        while upper > lower && isSpace(bytes[upper - 1]) { upper -= 1 }
+        return lower..<upper
+    }
+
+    static func string(_ bytes: [UInt8], _ range: Range<Int>) -> String {
+        String(decoding: bytes[range], as: UTF8.self)
+    }
+
+    static func string<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+        String(decoding: Array(bytes), as: UTF8.self)
+    }
+
+    /// Splits table source bytes into logical lines exactly like Postfix's `readllines()` (and
+    /// `PostmapSource.logicalLines`, which does the same on `String`s): a physical line that
+    /// starts with whitespace continues the previous logical line (appended with its leading
+    /// whitespace, without the newline); empty lines, all-blank lines and lines whose first
+    /// non-blank byte is `#` are skipped, also between continuation lines. A logical line that
+    /// would start with whitespace is dropped with a warning. `body` receives each logical line
+    /// and the number of its first physical line; the buffer is reused between calls.
+    static func forEachLogicalLine(
+        _ bytes: [UInt8], file: String, diagnostics: inout [ConfigDiagnostic],
+        _ body: (_ line: [UInt8], _ lineNumber: Int, _ diagnostics: inout [ConfigDiagnostic]) -> Void
+    ) {
+        var current: [UInt8] = []
+        current.reserveCapacity(256)
+        var haveCurrent = false
+        var currentLine = 0
+        var lineNumber = 0
+
+        func finish(_ diagnostics: inout [ConfigDiagnostic]) {
+            guard haveCurrent else { return }
+            haveCurrent = false
+            if let nul = current.firstIndex(of: 0) {
+                // C string handling stops at the first NUL byte.
+                diagnostics.append(.warning(
+                    SourceLocation(file: file, line: currentLine),
+                    "text after null byte may be ignored"))
+                current.removeSubrange(nul...)
+            }
+            if let first = current.first, isSpace(first) {
+                let shown = string(current.prefix(30)) + (current.count > 30 ? "..." : "")
+                diagnostics.append(.warning(
+                    SourceLocation(file: file, line: currentLine),
+                    "logical line must not start with whitespace: \"\(shown)\""))
+                return
+            }
+            body(current, currentLine, &diagnostics)
+        }
+
+        let count = bytes.count
+        var start = 0
+        while start < count {
+            var end = start
+            while end < count && bytes[end] != 0x0A { end += 1 }
+            lineNumber += 1
+            var firstNonBlank = start
+            while firstNonBlank < end && isSpace(bytes[firstNonBlank]) { firstNonBlank += 1 }
+            if firstNonBlank < end && bytes[firstNonBlank] != 0x23 /* # */ {
+                if firstNonBlank > start && haveCurrent {
+                    current.append(contentsOf: bytes[start..<end])
+                } else {
+                    finish(&diagnostics)
+                    current.removeAll(keepingCapacity: true)
+                    current.append(contentsOf: bytes[start..<end])
+                    haveCurrent = true
+                    currentLine = lineNumber
+                }
+            }
+            start = end + 1
+        }
+        finish(&diagnostics)
+    }
+
+    /// Where the key of a `key whitespace value` line ends, following postmap/texthash: the
+    /// first whitespace byte outside double quotes; a backslash protects the next byte. Returns
+    /// nil when a double quote is left open. The key keeps its quotes and backslashes (Postfix
+    /// stores it in quoted form).
+    static func keyEnd(_ line: [UInt8]) -> Int? {
+        var inQuotes = false
+        var index = 0
+        let count = line.count
+        while index < count {
+            let byte = line[index]
+            if byte == 0x5C /* \ */ {
+                index += 1
+                if index >= count { break }
+            } else if isSpace(byte) {
+                if !inQuotes { break }
+            } else if byte == 0x22 /* " */ {
+                inQuotes.toggle()
+            }
+            index += 1
+        }
+        return inQuotes ? nil : index
+    }
+}
+
+/// A fixed-string lookup table built from a postmap source file: `hash:`, `btree:`, `lmdb:`,
+/// `cdb:`, `dbm:`, `sdbm:` and `texthash:`.
+///
+/// Postfix reads the indexed types from a database built by `postmap`; heloguard reads the
+/// administrator's source file instead and parses it exactly as `postmap` does
+/// (postfix-helo-semantics §3.4/§3.5): keys are folded to lower case, duplicates keep the first
+/// value with a warning — except in `texthash:`, where a duplicate makes the whole table fail
+/// every lookup (`load` then returns a `SurrogateTable`). Lookups fold the key and cost one
+/// hash-table probe.
+public struct FixedStringTable: AccessTable {
+    /// The Postfix table types this struct stands in for.
+    public enum Kind: String, Sendable, CaseIterable {
+        case hash, btree, lmdb, cdb, dbm, sdbm, texthash
+
+        /// True for types Postfix reads from a database file built by postmap.
+        public var isIndexed: Bool { self != .texthash }
+    }
+
+    public let spec: String
+    public let kind: Kind
+    /// The source file that was read.
+    public let path: String
+    public var matchesFixedStrings: Bool { true }
+    private let entries: [ByteKey: StoredEntry]
+
+    /// Number of distinct keys.
+    public var count: Int { entries.count }
+
+    public func lookup(_ key: String) -> TableLookup {
+        guard let entry = entries[ByteKey(folding: key)] else { return .notFound }
+        return .found(value: entry.value, line: entry.line)
+    }
+
+    /// Parses `contents` (the source file at `path`) into a table. Findings go to
+    /// `diagnostics`; a `texthash:` duplicate yields a `SurrogateTable` and an error.
+    public static func load(
+        _ kind: Kind, spec: String, path: String, contents: [UInt8],
+        diagnostics: inout [ConfigDiagnostic]
+    ) -> any AccessTable {
+        var entries: [ByteKey: StoredEntry] = [:]
+        entries.reserveCapacity(contents.count / 24)
+        var failure: (reason: String, location: SourceLocation)? = nil
+
+        TableBytes.forEachLogicalLine(contents, file: path, diagnostics: &diagnostics) {
+            line, lineNumber, diagnostics in
+            guard failure == nil else { return }
+            let location = SourceLocation(file: path, line: lineNumber)
+            guard let keyEnd = TableBytes.keyEnd(line) else {
+                diagnostics.append(.warning(location,
+                    "unbalanced '\"' in '\(TableBytes.string(line))' -- ignoring this line"))
+                return
+            }
+            let valueRange = TableBytes.trimmed(line, min(keyEnd + 1, line.count)..<line.count)
+            if keyEnd == 0 || valueRange.isEmpty {
+                diagnostics.append(.warning(location,
+                    "expected format: key whitespace value -- ignoring this line"))
+                return
+            }
+            if line[keyEnd - 1] == 0x3A /* : */ {
+                diagnostics.append(.warning(location,
+                    "record is in \"key: value\" format; is this an alias file?"))
+            }
+            var keyBytes = Array(line[0..<keyEnd])
+            TableBytes.fold(&keyBytes)
+            let key = ByteKey(keyBytes)
+            if entries[key] != nil {
+                let message = "duplicate entry: \"\(TableBytes.string(keyBytes))\""
+                if kind == .texthash {
+                    failure = ("\(path), line \(lineNumber): \(message)", location)
+                } else {
+                    diagnostics.append(.warning(location, message + " (the first value is kept)"))
+                }
+                return
+            }
+            entries[key] = StoredEntry(value: TableBytes.string(line, valueRange), line: lineNumber)
+        }
+
+        if let failure {
+            diagnostics.append(.error(failure.location,
+                "\(failure.reason); Postfix refuses the whole table: every lookup fails"
+                + " (451 4.3.5 Server configuration error)"))
+            return SurrogateTable(spec: spec, reason: failure.reason)
+        }
+        return FixedStringTable(spec: spec, kind: kind, path: path, entries: entries)
+    }
+
+    private init(spec: String, kind: Kind, path: String, entries: [ByteKey: StoredEntry]) {
+        self.spec = spec
+        self.kind = kind
+        self.path = path
+        self.entries = entries
+    }
+}
