@@ -33,13 +33,11 @@ let package = Package(
         ),
         .testTarget(
             name: "HeloPolicyTests",
-            dependencies: ["HeloPolicy"],
-            resources: [.copy("Fixtures")]
+            dependencies: ["HeloPolicy"]
         ),
         .testTarget(
             name: "HeloGuardCLITests",
-            dependencies: ["HeloPolicy", "heloguard"],
-            resources: [.copy("Fixtures")]
+            dependencies: ["HeloPolicy", "heloguard"]
         ),
     ]
 )
