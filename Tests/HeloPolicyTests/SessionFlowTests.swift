@@ -162,6 +162,24 @@ struct SessionFlowTests {
         #expect(fixture.replies(flow.script) == flow.expected)
     }
 
+    /// §8.3 with delayed rejection off: the verdict is the reply to the HELO itself.
+    @Test func delayOffAnswersTheHelo() throws {
+        let fixture = try PolicyFixture(Self.nonFQDN + "\nsmtpd_delay_reject = no")
+        let outcome = fixture.engine.play(SessionScript(helos: ["good.example.com", "bad"], recipients: ["c@elsewhere.example"]))
+        #expect(outcome.helos.map { $0.refusal?.line } == [nil, "504 5.5.2 <bad>: Helo command rejected: need fully-qualified hostname"])
+        #expect(outcome.recipients[0].decision.verdict == .accept)
+        #expect(OutcomeRendering.plain(outcome) == "HELO bad: 504 5.5.2 <bad>: Helo command rejected: need fully-qualified hostname\nRCPT c@elsewhere.example: 250 2.1.5 Ok\n")
+    }
+
+    /// §8.3: `OK` in the HELO table ends only the HELO list; Postfix's own relay check (which
+    /// runs before the milter) still refuses off-site recipients, so heloguard accepts both.
+    @Test func okInTheHeloTableAcceptsForTheHeloList() throws {
+        let fixture = try PolicyFixture("smtpd_helo_restrictions = check_helo_access inline:{ok.example.net=OK}, reject")
+        #expect(fixture.replies(SessionScript(helos: ["ok.example.net"], recipients: ["b@mx.example.test", "c@elsewhere.example"]))
+                == [Self.ok, Self.ok])
+        #expect(fixture.reply(helo: "other.example.net") == "554 5.7.1 <other.example.net>: Helo command rejected: Access denied")
+    }
+
     @Test func warnIfRejectLogsAReject_warning() throws {
         let fixture = try PolicyFixture("smtpd_helo_restrictions = warn_if_reject, reject_non_fqdn_helo_hostname")
         let decision = fixture.engine.play(SessionScript(helos: ["localhost"], recipients: ["b@example.com"])).recipients[0].decision
