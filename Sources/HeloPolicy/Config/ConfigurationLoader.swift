@@ -103,8 +103,7 @@ public enum ConfigurationLoader {
             accessMapsMatchParentDomains: KnownParameters.parentDomainMatchesSubdomains("smtpd_access_maps", in: parameters),
             myNetworks: networks, impersonation: impersonation, unknownHeloTempfailAction: tempfail,
             nullAccessLookupKey: parameters.value("smtpd_null_access_lookup_key"),
-            myOrigin: parameters.value("myorigin"),
-            logPermits: !parameters.value("smtpd_log_access_permit_actions").isEmpty)
+            myOrigin: parameters.value("myorigin"))
 
         if fatal.contains(where: { $0.severity == .error }) {
             throw ConfigError(sorted(fatal + tolerated))

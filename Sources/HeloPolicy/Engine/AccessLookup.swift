@@ -119,7 +119,7 @@ extension Evaluation {
             let reason = action.text.isEmpty ? "triggers DISCARD action" : action.text
             events.append(PolicyLogEvent(.discard, "<\(replyName)>: \(replyClass.rawValue) \(reason)"))
             discard = true
-            return permitted()
+            return .permit
         case .redirect, .bcc:
             let word = action.command == .redirect ? "REDIRECT" : "BCC"
             guard delayedActionsAllowed(table, word) else { return .dunno }
@@ -153,7 +153,7 @@ extension Evaluation {
             }
             return .dunno
         case .numericPermit, .ok:
-            return permitted()
+            return .permit
         case .replyCode(let code):
             let (dsn, text) = AccessAction.splitDSN(action.text, default: code >= 500 ? "5.7.1" : "4.7.1")
             return refuse(.policy, code: code, dsn: AccessAction.fixDSN(dsn, for: replyClass, events: &events),
@@ -173,11 +173,6 @@ extension Evaluation {
             let list = RestrictionListParser.parseTableResult(tokens, classNames: config.restrictionClassNames)
             return try runList(list, replyName: replyName, replyClass: replyClass)
         }
-    }
-
-    /// A permit from a table; logged only when `smtpd_log_access_permit_actions` asks for it.
-    private func permitted() -> CheckStatus {
-        .permit
     }
 
     /// HOLD, DISCARD, FILTER, PREPEND, REDIRECT and BCC need a mail transaction; with delayed

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Postfix's error classes, as far as they matter here: `warn_if_reject` can soften only
 /// policy refusals, never software, resource or data errors.
 enum ErrorClass: Sendable {
@@ -278,9 +284,3 @@ enum Sleeper {
         while nanosleep(&remaining, &left) != 0 { remaining = left }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -78,8 +78,6 @@ public struct PolicyConfig: Sendable {
     public var nullAccessLookupKey: String
     /// `myorigin`: the domain Postfix appends to an address without one.
     public var myOrigin: String
-    /// `smtpd_log_access_permit_actions` is not empty: permits are logged.
-    public var logPermits: Bool
 
     public init(
         heloRestrictions: [Restriction] = [], restrictionClasses: [String: [Restriction]] = [:],
@@ -88,8 +86,7 @@ public struct PolicyConfig: Sendable {
         myNetworks: (any ClientNetworkMatching)? = nil,
         impersonation: ImpersonationIdentity = ImpersonationIdentity(),
         unknownHeloTempfailAction: TempfailAction = .deferIfPermit,
-        nullAccessLookupKey: String = "<>", myOrigin: String = "localhost.localdomain",
-        logPermits: Bool = false
+        nullAccessLookupKey: String = "<>", myOrigin: String = "localhost.localdomain"
     ) {
         self.heloRestrictions = heloRestrictions
         self.restrictionClasses = restrictionClasses
@@ -104,6 +101,5 @@ public struct PolicyConfig: Sendable {
         self.unknownHeloTempfailAction = unknownHeloTempfailAction
         self.nullAccessLookupKey = nullAccessLookupKey
         self.myOrigin = myOrigin
-        self.logPermits = logPermits
     }
 }
