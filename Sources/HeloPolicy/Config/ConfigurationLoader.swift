@@ -93,6 +93,10 @@ public enum ConfigurationLoader {
             openTable: { spec, location throws(ConfigError) in try open(spec, location).table })
         fatal += networkDiagnostics
 
+        if parameters.isSet("smtpd_log_access_permit_actions") {
+            fatal.append(.warning(parameters.location("smtpd_log_access_permit_actions"),
+                                  "smtpd_log_access_permit_actions has no effect in this release of heloguard (permits are not logged)"))
+        }
         let impersonation = impersonationIdentity(parameters, interfaces: interfaces, diagnostics: &fatal)
         let tempfail = TempfailAction(rawValue: parameters.value("unknown_helo_hostname_tempfail_action").lowercased()) ?? .deferIfPermit
 
