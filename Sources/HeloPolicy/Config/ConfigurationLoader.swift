@@ -147,14 +147,14 @@ public enum ConfigurationLoader {
     /// `impersonation_hostnames`, `impersonation_domains`, `impersonation_addresses` (empty:
     /// every non-loopback address of this machine), `impersonation_reply_text`.
     private static func impersonationIdentity(_ parameters: Parameters, interfaces: [InterfaceAddress]?, diagnostics: inout [ConfigDiagnostic]) -> ImpersonationIdentity {
-        let hostnames = NetworkList.tokens(parameters.value("impersonation_hostnames"))
-        let domains = NetworkList.tokens(parameters.value("impersonation_domains"))
+        let hostnames = PostfixList.tokens(parameters.value("impersonation_hostnames"))
+        let domains = PostfixList.tokens(parameters.value("impersonation_domains"))
         var addresses: [IPAddress] = []
         let addressText = parameters.value("impersonation_addresses")
         if addressText.isEmpty {
             addresses = (interfaces ?? NetworkList.localInterfaces()).map(\.address).filter { !isLoopback($0) }
         } else {
-            for item in NetworkList.tokens(addressText) {
+            for item in PostfixList.tokens(addressText) {
                 var text = item
                 if text.hasPrefix("[") && text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
                 if text.lowercased().hasPrefix("ipv6:") { text = String(text.dropFirst(5)) }

@@ -135,13 +135,13 @@ public enum KnownParameters {
 
     /// The restriction class names listed in `smtpd_restriction_classes`.
     public static func restrictionClasses(_ parameters: Parameters) -> [String] {
-        NetworkList.tokens(parameters.value("smtpd_restriction_classes"))
+        PostfixList.tokens(parameters.value("smtpd_restriction_classes"))
     }
 
     /// True when `feature` (e.g. `mynetworks`, `smtpd_access_maps`) is listed in
     /// `parent_domain_matches_subdomains` (case-insensitive; `!name` excludes).
     public static func parentDomainMatchesSubdomains(_ feature: String, in parameters: Parameters) -> Bool {
-        for item in NetworkList.tokens(parameters.value("parent_domain_matches_subdomains")) {
+        for item in PostfixList.tokens(parameters.value("parent_domain_matches_subdomains")) {
             var negated = false
             var name = Substring(item)
             while name.first == "!" { negated.toggle(); name = name.dropFirst() }
@@ -163,7 +163,7 @@ public enum KnownParameters {
     /// sign, decimal digits, nothing after; nil otherwise.
     public static func integer(_ value: String) -> Int? {
         var text = Substring(value)
-        while let first = text.unicodeScalars.first, MainCf.isSpaceByte(UInt8(truncatingIfNeeded: first.value)), first.isASCII {
+        while let first = text.unicodeScalars.first, CLocale.isSpace(UInt8(truncatingIfNeeded: first.value)), first.isASCII {
             text = text.dropFirst()
         }
         guard let number = Int(text), Int32(exactly: number) != nil else { return nil }

@@ -88,11 +88,6 @@ public struct MainCf: Sendable {
             || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
     }
 
-    /// Postfix's `ISSPACE` for bytes: the C locale's white space.
-    static func isSpaceByte(_ byte: UInt8) -> Bool {
-        byte == 0x20 || (byte >= 0x09 && byte <= 0x0D)
-    }
-
     struct SplitProblem: Error { let message: String }
 
     /// Postfix's `split_nameval()`: the name runs to the first white space or `=`; only white
@@ -100,23 +95,23 @@ public struct MainCf: Sendable {
     static func splitNameValue(_ text: String) -> Result<(String, String), SplitProblem> {
         let bytes = Array(text.utf8)
         var index = 0
-        while index < bytes.count, isSpaceByte(bytes[index]) { index += 1 }
+        while index < bytes.count, CLocale.isSpace(bytes[index]) { index += 1 }
         let nameStart = index
         if index == bytes.count || bytes[index] == UInt8(ascii: "=") {
             return .failure(SplitProblem(message: "missing attribute name"))
         }
-        while index < bytes.count, !isSpaceByte(bytes[index]), bytes[index] != UInt8(ascii: "=") {
+        while index < bytes.count, !CLocale.isSpace(bytes[index]), bytes[index] != UInt8(ascii: "=") {
             index += 1
         }
         let nameEnd = index
-        while index < bytes.count, isSpaceByte(bytes[index]) { index += 1 }
+        while index < bytes.count, CLocale.isSpace(bytes[index]) { index += 1 }
         guard index < bytes.count, bytes[index] == UInt8(ascii: "=") else {
             return .failure(SplitProblem(message: "missing '=' after attribute name"))
         }
         index += 1
-        while index < bytes.count, isSpaceByte(bytes[index]) { index += 1 }
+        while index < bytes.count, CLocale.isSpace(bytes[index]) { index += 1 }
         var valueEnd = bytes.count
-        while valueEnd > index, isSpaceByte(bytes[valueEnd - 1]) { valueEnd -= 1 }
+        while valueEnd > index, CLocale.isSpace(bytes[valueEnd - 1]) { valueEnd -= 1 }
         let name = String(decoding: bytes[nameStart..<nameEnd], as: UTF8.self)
         let value = String(decoding: bytes[index..<valueEnd], as: UTF8.self)
         return .success((name, value))
@@ -134,7 +129,7 @@ public struct MainCf: Sendable {
         func finish() {
             guard let bytes = current else { return }
             current = nil
-            if let first = bytes.first, isSpaceByte(first) {
+            if let first = bytes.first, CLocale.isSpace(first) {
                 let shown = String(decoding: bytes.prefix(30), as: UTF8.self)
                 diagnostics.append(.warning(SourceLocation(file: file, line: currentLine),
                     "logical line must not start with whitespace: \"\(shown)\(bytes.count > 30 ? "..." : "")\""))
@@ -147,9 +142,9 @@ public struct MainCf: Sendable {
         if physical.last?.isEmpty == true { physical.removeLast() }
         for (offset, raw) in physical.enumerated() {
             let lineNumber = offset + 1
-            let firstNonBlank = raw.first { !isSpaceByte($0) }
+            let firstNonBlank = raw.first { !CLocale.isSpace($0) }
             if firstNonBlank == nil || firstNonBlank == UInt8(ascii: "#") { continue }
-            if isSpaceByte(raw.first!), current != nil {
+            if CLocale.isSpace(raw.first!), current != nil {
                 current! += raw
             } else {
                 finish()

@@ -22,7 +22,7 @@ struct AccessAction: Sendable, Hashable {
         let wordEnd = scalars.firstIndex { $0 == " " || $0 == "\t" } ?? scalars.count
         let word = String(String.UnicodeScalarView(scalars[..<wordEnd])).uppercased()
         var textStart = wordEnd
-        while textStart < scalars.count, PostmapSource.isPostfixSpace(scalars[textStart]) { textStart += 1 }
+        while textStart < scalars.count, CLocale.isSpace(scalars[textStart]) { textStart += 1 }
         text = String(String.UnicodeScalarView(scalars[textStart...]))
 
         switch word {
@@ -59,12 +59,12 @@ struct AccessAction: Sendable, Hashable {
 
     /// Postfix's `dsn_split()`: an enhanced status code at the start of the text, or the default.
     static func splitDSN(_ text: String, default defaultDSN: String) -> (dsn: String, text: String) {
-        let trimmed = Substring(text).drop { PostmapSource.isPostfixSpace($0.unicodeScalars.first!) }
+        let trimmed = Substring(text).drop { CLocale.isSpace($0.unicodeScalars.first!) }
         let length = SMTPReply.dsnLength(Array(trimmed.utf8))
         guard length > 0 else { return (defaultDSN, String(trimmed)) }
         let dsn = String(decoding: Array(trimmed.utf8)[..<length], as: UTF8.self)
         let rest = String(decoding: Array(trimmed.utf8)[length...], as: UTF8.self)
-        return (dsn, String(Substring(rest).drop { PostmapSource.isPostfixSpace($0.unicodeScalars.first!) }))
+        return (dsn, String(Substring(rest).drop { CLocale.isSpace($0.unicodeScalars.first!) }))
     }
 
     /// Postfix's `smtpd_dsn_fix()`: an address status (`X.1.Y`) makes no sense for a HELO name

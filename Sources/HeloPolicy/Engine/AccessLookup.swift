@@ -165,12 +165,12 @@ extension Evaluation {
             if recursion > 100 {
                 throw serverError("access table \(table.spec) entry \(value) causes unreasonable recursion")
             }
-            let tokens = RestrictionListParser.tokens(value)
+            let tokens = PostfixList.tokens(value)
             if tokens.isEmpty {
                 events.append(PolicyLogEvent(.warning, "access table \(table.spec) entry \(value) has empty value"))
                 return .permit
             }
-            let list = RestrictionListParser.parseTableResult(tokens, classNames: config.restrictionClassNames)
+            let list = RestrictionListParser.parseTableResult(tokens, isClass: { config.restrictionClasses[$0] != nil })
             return try runList(list, replyName: replyName, replyClass: replyClass)
         }
     }

@@ -60,11 +60,7 @@ public protocol ClientNetworkMatching: Sendable {
 public struct PolicyConfig: Sendable {
     public var heloRestrictions: [Restriction]
     /// `smtpd_restriction_classes`: class name → its parsed list.
-    public var restrictionClasses: [String: [Restriction]] {
-        didSet { restrictionClassNames = Set(restrictionClasses.keys) }
-    }
-    /// The class names, kept for parsing table results without rebuilding the set per lookup.
-    public private(set) var restrictionClassNames: Set<String>
+    public var restrictionClasses: [String: [Restriction]]
     public var heloRequired: Bool
     public var delayReject: Bool
     public var softBounce: Bool
@@ -90,7 +86,6 @@ public struct PolicyConfig: Sendable {
     ) {
         self.heloRestrictions = heloRestrictions
         self.restrictionClasses = restrictionClasses
-        self.restrictionClassNames = Set(restrictionClasses.keys)
         self.heloRequired = heloRequired
         self.delayReject = delayReject
         self.softBounce = softBounce

@@ -3,25 +3,6 @@
 /// for access-table results that name restrictions (where a problem becomes Postfix's
 /// `451 4.3.5 Server configuration error` when it is reached).
 public enum RestrictionListParser {
-    /// Splits a list on commas and white space, keeping `{ ... }` groups (at any depth, anywhere
-    /// in a token) together, as Postfix's `mystrtokq()` does.
-    public static func tokens(_ text: String) -> [String] {
-        var result: [String] = []
-        var current = ""
-        var depth = 0
-        for character in text {
-            if depth == 0 && (character == "," || character.isWhitespace) {
-                if !current.isEmpty { result.append(current); current = "" }
-                continue
-            }
-            if character == "{" { depth += 1 }
-            if character == "}" && depth > 0 { depth -= 1 }
-            current.append(character)
-        }
-        if !current.isEmpty { result.append(current) }
-        return result
-    }
-
     /// Restrictions Postfix has that heloguard refuses at load, with the reason.
     static let unsupported: [String: String] = {
         var reasons: [String: String] = [
@@ -86,7 +67,7 @@ public enum RestrictionListParser {
         diagnostics: inout [ConfigDiagnostic]
     ) -> [Restriction] {
         var collected: [ConfigDiagnostic] = []
-        let result = parse(tokens(text), classNames: classNames) { problem, restriction in
+        let result = parse(PostfixList.tokens(text), isClass: classNames.contains) { problem, restriction in
             if let message = problem {
                 collected.append(.error(location, message))
                 return nil
@@ -112,9 +93,9 @@ public enum RestrictionListParser {
     /// Parses the restriction names in an access-table result. Tables cannot be named there
     /// (the caller refuses values with `:` before calling); a problem becomes a `.serverError`
     /// item that ends the list, which Postfix answers with `451 4.3.5` when it is reached.
-    static func parseTableResult(_ items: [String], classNames: Set<String>) -> [Restriction] {
+    static func parseTableResult(_ items: [String], isClass: (String) -> Bool) -> [Restriction] {
         var stopped = false
-        return parse(items, classNames: classNames) { problem, restriction in
+        return parse(items, isClass: isClass) { problem, restriction in
             if stopped { return nil }
             if let problem {
                 stopped = true
@@ -145,7 +126,7 @@ public enum RestrictionListParser {
     /// `type:table`. `accept` gets either a problem text or a parsed item and returns what to
     /// add to the list (nil: nothing).
     private static func parse(
-        _ items: [String], classNames: Set<String>,
+        _ items: [String], isClass: (String) -> Bool,
         accept: (String?, Parsed) -> Restriction?
     ) -> [Restriction] {
         var result: [Restriction] = []
@@ -156,7 +137,7 @@ public enum RestrictionListParser {
         while index < items.count {
             let token = items[index]
             index += 1
-            if classNames.contains(token) {
+            if isClass(token) {
                 add(nil, .ready(.restrictionClass(token)))
                 continue
             }

@@ -94,7 +94,7 @@ public struct NetworkList: Sendable {
         _ value: String, negated: Bool, name: String, location: SourceLocation?,
         openTable: TableOpener, into elements: inout [Element], diagnostics: inout [ConfigDiagnostic]
     ) {
-        for token in tokens(value) {
+        for token in PostfixList.tokens(value) {
             if token.hasPrefix("#") {
                 diagnostics.append(.warning(location,
                     "\(name): #comment after other text is not allowed: \(token) ... (the rest of the list is ignored)"))
@@ -155,28 +155,6 @@ public struct NetworkList: Sendable {
         }
     }
 
-    /// Postfix's `mystrtokq()` with `", \t\r\n"` separators and `{}` grouping.
-    static func tokens(_ value: String) -> [String] {
-        var result: [String] = []
-        var current: [UInt8] = []
-        var depth = 0
-        for byte in value.utf8 {
-            if byte == UInt8(ascii: "{") {
-                depth += 1
-            } else if depth > 0, byte == UInt8(ascii: "}") {
-                depth -= 1
-            } else if depth == 0, separators.contains(byte) {
-                if !current.isEmpty { result.append(String(decoding: current, as: UTF8.self)) }
-                current.removeAll()
-                continue
-            }
-            current.append(byte)
-        }
-        if !current.isEmpty { result.append(String(decoding: current, as: UTF8.self)) }
-        return result
-    }
-
-    private static let separators: Set<UInt8> = Array(", \t\r\n".utf8).reduce(into: []) { $0.insert($1) }
     private static let v4Chars: Set<UInt8> = Array("0123456789.".utf8).reduce(into: []) { $0.insert($1) }
     private static let v6PatternChars: Set<UInt8> =
         Array("0123456789.abcdefABCDEF:[]/".utf8).reduce(into: []) { $0.insert($1) }

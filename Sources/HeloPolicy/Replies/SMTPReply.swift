@@ -97,7 +97,7 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
         digits = 0
         while isDigit(i) { i += 1; digits += 1 }
         guard digits >= 1, digits <= 3 else { return 0 }
-        if i < b.count, !PostmapSource.isPostfixSpace(Unicode.Scalar(b[i])) { return 0 }
+        if i < b.count, !CLocale.isSpace(Unicode.Scalar(b[i])) { return 0 }
         return i
     }
 }

@@ -107,7 +107,7 @@ public struct CIDRTable: AccessTable {
             while index < count {
                 if line[index] == 0x21 /* ! */ {
                     positive.toggle()
-                } else if !TableBytes.isSpace(line[index]) {
+                } else if !CLocale.isSpace(line[index]) {
                     break
                 }
                 index += 1
@@ -137,7 +137,7 @@ public struct CIDRTable: AccessTable {
         var index = 0
         skipNegations(&index, &positive)
         let patternStart = index
-        while index < count && !TableBytes.isSpace(line[index]) { index += 1 }
+        while index < count && !CLocale.isSpace(line[index]) { index += 1 }
         let pattern = patternStart..<index
         let value = TableBytes.trimmed(line, index..<count)
         guard !pattern.isEmpty else { return .failure(BraceTextProblem(message: "no address pattern")) }

@@ -29,12 +29,6 @@ struct StoredEntry: Sendable {
 /// Byte-level helpers shared by the table parsers. Table files can be large (100,000 entries
 /// is not unusual), so the parsers work on `[UInt8]` and only build `String`s for results.
 enum TableBytes {
-    /// The C locale's `isspace()`: space, `\t`, `\n`, `\v`, `\f`, `\r`.
-    @inline(__always)
-    static func isSpace(_ byte: UInt8) -> Bool {
-        byte == 0x20 || (byte >= 0x09 && byte <= 0x0D)
-    }
-
     /// The C locale's `isalnum()`.
     @inline(__always)
     static func isAlnum(_ byte: UInt8) -> Bool {
@@ -68,8 +62,8 @@ enum TableBytes {
     static func trimmed(_ bytes: [UInt8], _ range: Range<Int>) -> Range<Int> {
         var lower = range.lowerBound
         var upper = range.upperBound
-        while lower < upper && isSpace(bytes[lower]) { lower += 1 }
-        while upper > lower && isSpace(bytes[upper - 1]) { upper -= 1 }
+        while lower < upper && CLocale.isSpace(bytes[lower]) { lower += 1 }
+        while upper > lower && CLocale.isSpace(bytes[upper - 1]) { upper -= 1 }
         return lower..<upper
     }
 
@@ -108,7 +102,7 @@ enum TableBytes {
                     "text after null byte may be ignored"))
                 current.removeSubrange(nul...)
             }
-            if let first = current.first, isSpace(first) {
+            if let first = current.first, CLocale.isSpace(first) {
                 let shown = string(current.prefix(30)) + (current.count > 30 ? "..." : "")
                 diagnostics.append(.warning(
                     SourceLocation(file: file, line: currentLine),
@@ -125,7 +119,7 @@ enum TableBytes {
             while end < count && bytes[end] != 0x0A { end += 1 }
             lineNumber += 1
             var firstNonBlank = start
-            while firstNonBlank < end && isSpace(bytes[firstNonBlank]) { firstNonBlank += 1 }
+            while firstNonBlank < end && CLocale.isSpace(bytes[firstNonBlank]) { firstNonBlank += 1 }
             if firstNonBlank < end && bytes[firstNonBlank] != 0x23 /* # */ {
                 if firstNonBlank > start && haveCurrent {
                     current.append(contentsOf: bytes[start..<end])
@@ -155,7 +149,7 @@ enum TableBytes {
             if byte == 0x5C /* \ */ {
                 index += 1
                 if index >= count { break }
-            } else if isSpace(byte) {
+            } else if CLocale.isSpace(byte) {
                 if !inQuotes { break }
             } else if byte == 0x22 /* " */ {
                 inQuotes.toggle()

@@ -149,7 +149,7 @@ enum BraceText {
         _ bytes: [UInt8], _ range: Range<Int>
     ) -> Result<(key: Range<Int>, value: Range<Int>), BraceTextProblem> {
         var keyStart = range.lowerBound
-        while keyStart < range.upperBound && TableBytes.isSpace(bytes[keyStart]) { keyStart += 1 }
+        while keyStart < range.upperBound && CLocale.isSpace(bytes[keyStart]) { keyStart += 1 }
         guard keyStart < range.upperBound else {
             return .failure(BraceTextProblem(message: "no key found; expected format: key = value"))
         }
@@ -160,7 +160,7 @@ enum BraceText {
             if byte == 0x5C /* \ */ {
                 keyEnd += 1
                 if keyEnd >= range.upperBound { break }
-            } else if TableBytes.isSpace(byte) || byte == 0x3D /* = */ {
+            } else if CLocale.isSpace(byte) || byte == 0x3D /* = */ {
                 if !inQuotes { break }
             } else if byte == 0x22 /* " */ {
                 inQuotes.toggle()
@@ -171,7 +171,7 @@ enum BraceText {
             return .failure(BraceTextProblem(message: "unbalanced '\"'"))
         }
         var equals = keyEnd
-        while equals < range.upperBound && TableBytes.isSpace(bytes[equals]) { equals += 1 }
+        while equals < range.upperBound && CLocale.isSpace(bytes[equals]) { equals += 1 }
         guard equals < range.upperBound, bytes[equals] == 0x3D else {
             return .failure(BraceTextProblem(message: "missing '=' after attribute name"))
         }

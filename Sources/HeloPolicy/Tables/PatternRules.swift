@@ -236,10 +236,6 @@ func isAlphanumeric(_ byte: UInt8) -> Bool {
         || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
 }
 
-/// C-locale `isspace`.
-func isSpace(_ byte: UInt8) -> Bool {
-    byte == 0x20 || (byte >= 0x09 && byte <= 0x0D)
-}
 
 /// A loaded regexp: or pcre: rule file: the rules in file order, each already compiled, and
 /// the lookup walk Postfix performs over them.
@@ -279,7 +275,7 @@ struct PatternRuleSet<Matcher: PatternMatcher>: Sendable {
 
         for logical in PostmapSource.logicalLines(text, file: file, warnings: &diagnostics) {
             var bytes = Array(logical.text.utf8)
-            while let last = bytes.last, isSpace(last) { bytes.removeLast() }
+            while let last = bytes.last, CLocale.isSpace(last) { bytes.removeLast() }
             if bytes.isEmpty { continue }
             var parser = LineParser<Matcher>(
                 bytes: bytes, dialect: dialect,
@@ -385,7 +381,7 @@ private struct LineParser<Matcher: PatternMatcher> {
     private var current: UInt8? { atEnd ? nil : bytes[position] }
 
     private mutating func skipSpace() {
-        while let byte = current, isSpace(byte) { position += 1 }
+        while let byte = current, CLocale.isSpace(byte) { position += 1 }
     }
 
     private func hasKeyword(_ word: String) -> Bool {
@@ -490,7 +486,7 @@ private struct LineParser<Matcher: PatternMatcher> {
     /// to the next blank (for regexp also to a `!` that starts a second pattern).
     private mutating func parsePattern() -> PatternSource? {
         var negated = false
-        while let byte = current, byte == UInt8(ascii: "!") || isSpace(byte) {
+        while let byte = current, byte == UInt8(ascii: "!") || CLocale.isSpace(byte) {
             if byte == UInt8(ascii: "!") { negated.toggle() }
             position += 1
         }
@@ -524,7 +520,7 @@ private struct LineParser<Matcher: PatternMatcher> {
         position += 1
 
         var options = dialect.defaultOptions
-        while let byte = current, !isSpace(byte),
+        while let byte = current, !CLocale.isSpace(byte),
               !(dialect.allowsSecondPattern && byte == UInt8(ascii: "!")) {
             switch dialect.flag(byte) {
             case .toggle(let option)?:

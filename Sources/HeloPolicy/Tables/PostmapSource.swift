@@ -26,7 +26,7 @@ public enum PostmapSource {
         func finish() {
             guard let text = current else { return }
             current = nil
-            if let first = text.unicodeScalars.first, isPostfixSpace(first) {
+            if let first = text.unicodeScalars.first, CLocale.isSpace(first) {
                 let shown = text.count > 30 ? String(text.prefix(30)) + "..." : text
                 warnings.append(.warning(
                     SourceLocation(file: file, line: currentLine),
@@ -43,9 +43,9 @@ public enum PostmapSource {
         for raw in physical {
             lineNumber += 1
             let line = String(decoding: raw, as: UTF8.self)
-            let firstNonBlank = line.unicodeScalars.first { !isPostfixSpace($0) }
+            let firstNonBlank = line.unicodeScalars.first { !CLocale.isSpace($0) }
             if firstNonBlank == nil || firstNonBlank == "#" { continue }
-            if let first = line.unicodeScalars.first, isPostfixSpace(first), current != nil {
+            if let first = line.unicodeScalars.first, CLocale.isSpace(first), current != nil {
                 current! += line
             } else {
                 finish()
@@ -55,13 +55,5 @@ public enum PostmapSource {
         }
         finish()
         return result
-    }
-
-    /// Postfix's `ISSPACE`: the C locale's white space.
-    public static func isPostfixSpace(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar {
-        case " ", "\t", "\n", "\r", "\u{0B}", "\u{0C}": return true
-        default: return false
-        }
     }
 }
