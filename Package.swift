@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "heloguard", targets: ["heloguard"]),
         .library(name: "HeloPolicy", targets: ["HeloPolicy"]),
+        .library(name: "MilterKit", targets: ["MilterKit"]),
+        .library(name: "HeloGuard", targets: ["HeloGuard"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,10 +26,33 @@ let package = Package(
             name: "HeloPolicy",
             dependencies: ["CPCRE2", "CIDN2"]
         ),
+        // The only code that includes <libmilter/mfapi.h>: const-correct, non-variadic wrappers
+        // around libmilter that Swift can call (see CMilter/include/CMilter.h).
+        .target(
+            name: "CMilter",
+            path: "CMilter",
+            linkerSettings: [.linkedLibrary("milter"), .linkedLibrary("pthread")]
+        ),
+        // The Swift face of libmilter: callbacks, contexts, replies, the runner. Knows nothing of HELO.
+        .target(
+            name: "MilterKit",
+            dependencies: ["CMilter"]
+        ),
+        // The application as a library: the per-connection session, logging, reload.
+        .target(
+            name: "HeloGuard",
+            dependencies: ["HeloPolicy", "MilterKit"]
+        ),
+        // Test support: the MTA side of the milter protocol and a recording milter context.
+        .target(
+            name: "MilterTesting",
+            dependencies: ["MilterKit"]
+        ),
         .executableTarget(
             name: "heloguard",
             dependencies: [
                 "HeloPolicy",
+                "HeloGuard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -38,6 +63,14 @@ let package = Package(
         .testTarget(
             name: "HeloGuardCLITests",
             dependencies: ["HeloPolicy", "heloguard"]
+        ),
+        .testTarget(
+            name: "HeloGuardTests",
+            dependencies: ["HeloGuard", "HeloPolicy", "MilterKit", "MilterTesting"]
+        ),
+        .testTarget(
+            name: "MilterProtocolTests",
+            dependencies: ["MilterTesting", "heloguard"]
         ),
     ]
 )

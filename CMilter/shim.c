@@ -1,0 +1,138 @@
+// See include/CMilter.h for why each function exists.
+#include "CMilter.h"
+
+#include <arpa/inet.h>
+#include <libmilter/mfapi.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#define CTX(ctx) ((SMFICTX *)(void *)(ctx))
+
+// libmilter calls these with its own types; they forward to the Swift callbacks stored at
+// registration. libmilter registers exactly one filter per process, so one static table is enough.
+static CMilter_Callbacks registered;
+
+static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr) {
+    return registered.connect((CMilter_Context *)ctx, hostname, addr);
+}
+static sfsistat on_helo(SMFICTX *ctx, char *helo) { return registered.helo((CMilter_Context *)ctx, helo); }
+static sfsistat on_envfrom(SMFICTX *ctx, char **argv) { return registered.envfrom((CMilter_Context *)ctx, argv); }
+static sfsistat on_envrcpt(SMFICTX *ctx, char **argv) { return registered.envrcpt((CMilter_Context *)ctx, argv); }
+static sfsistat on_data(SMFICTX *ctx) { return registered.data((CMilter_Context *)ctx); }
+static sfsistat on_eom(SMFICTX *ctx) { return registered.eom((CMilter_Context *)ctx); }
+static sfsistat on_abort(SMFICTX *ctx) { return registered.abort((CMilter_Context *)ctx); }
+static sfsistat on_close(SMFICTX *ctx) { return registered.close((CMilter_Context *)ctx); }
+static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2, unsigned long f3,
+                             unsigned long *pf0, unsigned long *pf1, unsigned long *pf2, unsigned long *pf3) {
+    (void)f2; (void)f3;
+    *pf2 = 0;
+    *pf3 = 0;
+    return registered.negotiate((CMilter_Context *)ctx, f0, f1, pf0, pf1);
+}
+
+int CMilter_register(const char *name, unsigned long actionFlags, const CMilter_Callbacks *callbacks) {
+    struct smfiDesc desc;
+    memset(&desc, 0, sizeof desc);
+    registered = *callbacks;
+    desc.xxfi_name = (char *)name;
+    desc.xxfi_version = SMFI_VERSION;
+    desc.xxfi_flags = actionFlags;
+    desc.xxfi_negotiate = callbacks->negotiate ? on_negotiate : NULL;
+    desc.xxfi_connect = callbacks->connect ? on_connect : NULL;
+    desc.xxfi_helo = callbacks->helo ? on_helo : NULL;
+    desc.xxfi_envfrom = callbacks->envfrom ? on_envfrom : NULL;
+    desc.xxfi_envrcpt = callbacks->envrcpt ? on_envrcpt : NULL;
+    desc.xxfi_data = callbacks->data ? on_data : NULL;
+    desc.xxfi_eom = callbacks->eom ? on_eom : NULL;
+    desc.xxfi_abort = callbacks->abort ? on_abort : NULL;
+    desc.xxfi_close = callbacks->close ? on_close : NULL;
+    return smfi_register(desc) == MI_SUCCESS ? 0 : -1;
+}
+
+int CMilter_setconn(const char *socketSpec) { return smfi_setconn((char *)socketSpec) == MI_SUCCESS ? 0 : -1; }
+int CMilter_settimeout(int seconds) { return smfi_settimeout(seconds) == MI_SUCCESS ? 0 : -1; }
+int CMilter_setbacklog(int backlog) { return smfi_setbacklog(backlog) == MI_SUCCESS ? 0 : -1; }
+int CMilter_setdbg(int level) { return smfi_setdbg(level) == MI_SUCCESS ? 0 : -1; }
+int CMilter_opensocket(int removeStale) { return smfi_opensocket(removeStale ? true : false) == MI_SUCCESS ? 0 : -1; }
+int CMilter_main(void) { return smfi_main() == MI_SUCCESS ? 0 : -1; }
+int CMilter_stop(void) { return smfi_stop() == MI_SUCCESS ? 0 : -1; }
+
+const char *CMilter_getsymval(CMilter_Context *ctx, const char *name) { return smfi_getsymval(CTX(ctx), (char *)name); }
+
+int CMilter_setsymlist(CMilter_Context *ctx, int stage, const char *macros) {
+    return smfi_setsymlist(CTX(ctx), stage, (char *)macros) == MI_SUCCESS ? 0 : -1;
+}
+
+int CMilter_setreply(CMilter_Context *ctx, const char *rcode, const char *xcode, const char *message) {
+    return smfi_setreply(CTX(ctx), (char *)rcode, (char *)xcode, (char *)message) == MI_SUCCESS ? 0 : -1;
+}
+
+int CMilter_setmlreply(CMilter_Context *ctx, const char *rcode, const char *xcode,
+                       const char *const *l, int count) {
+    int r;
+    // libmilter accepts at most 32 lines and needs the list NULL-terminated.
+    switch (count) {
+#define L(n) l[n]
+    case 1: r = smfi_setmlreply(CTX(ctx), rcode, xcode, L(0), NULL); break;
+    case 2: r = smfi_setmlreply(CTX(ctx), rcode, xcode, L(0), L(1), NULL); break;
+    case 3: r = smfi_setmlreply(CTX(ctx), rcode, xcode, L(0), L(1), L(2), NULL); break;
+    case 4: r = smfi_setmlreply(CTX(ctx), rcode, xcode, L(0), L(1), L(2), L(3), NULL); break;
+    case 5: r = smfi_setmlreply(CTX(ctx), rcode, xcode, L(0), L(1), L(2), L(3), L(4), NULL); break;
+    case 6: r = smfi_setmlreply(CTX(ctx), rcode, xcode, L(0), L(1), L(2), L(3), L(4), L(5), NULL); break;
+    case 7: r = smfi_setmlreply(CTX(ctx), rcode, xcode, L(0), L(1), L(2), L(3), L(4), L(5), L(6), NULL); break;
+    case 8: r = smfi_setmlreply(CTX(ctx), rcode, xcode, L(0), L(1), L(2), L(3), L(4), L(5), L(6), L(7), NULL); break;
+#undef L
+    default: return -1; // heloguard never builds longer replies; refuse rather than truncate silently
+    }
+    return r == MI_SUCCESS ? 0 : -1;
+}
+
+int CMilter_setpriv(CMilter_Context *ctx, void *data) { return smfi_setpriv(CTX(ctx), data) == MI_SUCCESS ? 0 : -1; }
+void *CMilter_getpriv(CMilter_Context *ctx) { return smfi_getpriv(CTX(ctx)); }
+
+int CMilter_addheader(CMilter_Context *ctx, const char *name, const char *value) {
+    return smfi_addheader(CTX(ctx), (char *)name, (char *)value) == MI_SUCCESS ? 0 : -1;
+}
+int CMilter_insheader(CMilter_Context *ctx, int index, const char *name, const char *value) {
+    return smfi_insheader(CTX(ctx), index, (char *)name, (char *)value) == MI_SUCCESS ? 0 : -1;
+}
+int CMilter_addrcpt(CMilter_Context *ctx, const char *recipient) {
+    return smfi_addrcpt(CTX(ctx), (char *)recipient) == MI_SUCCESS ? 0 : -1;
+}
+int CMilter_delrcpt(CMilter_Context *ctx, const char *recipient) {
+    return smfi_delrcpt(CTX(ctx), (char *)recipient) == MI_SUCCESS ? 0 : -1;
+}
+int CMilter_quarantine(CMilter_Context *ctx, const char *reason) {
+    return smfi_quarantine(CTX(ctx), (char *)reason) == MI_SUCCESS ? 0 : -1;
+}
+
+int CMilter_decodeaddress(const void *sa, char *address, size_t addressSize, int *port) {
+    if (addressSize > 0) address[0] = '\0';
+    *port = 0;
+    if (sa == NULL) return 0;
+    const struct sockaddr *generic = (const struct sockaddr *)sa;
+    switch (generic->sa_family) {
+    case AF_INET: {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
+        if (inet_ntop(AF_INET, &in4->sin_addr, address, (socklen_t)addressSize) == NULL) return 0;
+        *port = ntohs(in4->sin_port);
+        return 4;
+    }
+    case AF_INET6: {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        if (inet_ntop(AF_INET6, &in6->sin6_addr, address, (socklen_t)addressSize) == NULL) return 0;
+        *port = ntohs(in6->sin6_port);
+        return 6;
+    }
+    case AF_UNIX:
+        return 'L';
+    default:
+        return 0;
+    }
+}
+
+void CMilter_version(unsigned int *major, unsigned int *minor, unsigned int *patch) {
+    smfi_version(major, minor, patch);
+}

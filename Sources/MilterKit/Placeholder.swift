@@ -1,0 +1,2 @@
+/// Placeholder while the milter adapter is written.
+enum MilterKitPlaceholder {}
