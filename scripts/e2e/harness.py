@@ -567,8 +567,10 @@ class PrivatePostfix:
             "relay_transport": "discard:",
             "alias_maps": "",
             "alias_database": "",
-            "inet_interfaces": "127.0.0.1",
-            "inet_protocols": "ipv4",
+            # master.cf binds smtpd to 127.0.0.1; "all" (the default) only makes Postfix's own
+            # addresses (mynetworks_style = host) every address of the sandbox: 127.0.0.1, ::1.
+            "inet_interfaces": "all",
+            "inet_protocols": "all",
             "maillog_file": str(self.maillog_path),
             "maillog_file_prefixes": str(self.directory),
             "in_flow_delay": "0",
