@@ -116,7 +116,11 @@ def cleanup() -> None:
 
 
 def _exit_on_signal(signum, _frame):
-    # Turn the signal into SystemExit so that finally blocks and atexit run.
+    # Turn the first signal into SystemExit so that finally blocks and atexit run; ignore
+    # further ones (Ctrl-C reaches unshare too, which then signals us again) so that they do
+    # not interrupt the cleanup.
+    for other in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(other, signal.SIG_IGN)
     raise SystemExit(128 + signum)
 
 
@@ -229,8 +233,11 @@ def enter_sandbox(hostname: str = DEFAULT_HOSTNAME,
         sys.stderr.flush()
         env = dict(os.environ, **{_SANDBOX_ENV: "1"})
         script = os.path.abspath(sys.argv[0])
-        os.execve(unshare, [unshare, "--net", "--mount", "--uts", "--fork", "--kill-child",
-                            "--", sys.executable, script, *sys.argv[1:]], env)
+        # --kill-child=SIGTERM: if unshare is killed, this script still gets to stop Postfix
+        # (whose daemons would otherwise outlive the sandbox).
+        os.execve(unshare, [unshare, "--net", "--mount", "--uts", "--fork",
+                            "--kill-child=SIGTERM", "--", sys.executable, script,
+                            *sys.argv[1:]], env)
     return _set_sandbox_up(hostname, list(extra_hosts))
 
 
