@@ -30,8 +30,10 @@ API (kept stable; new things are only ever added):
 * ``PrivatePostfix(directory, port=None, ...)`` -- a private Postfix instance: ``configure()``,
   ``start()``, ``reload()``, ``stop()``, ``postmap()``, ``maillog()``, ``log_mark()``,
   ``wait_for_log()``. Always stopped at exit.
-* ``Heloguard(binary, config, socket, stderr_path)`` -- ``heloguard run --foreground``:
-  ``start()`` (waits until the socket accepts), ``reload()`` (SIGUSR1), ``terminate()``
+* ``Heloguard(binary, config, socket, stderr_path)`` -- ``heloguard run --foreground``
+  (socket mode 666 unless told otherwise, so that Postfix's smtpd can connect):
+  ``start()`` (waits until the socket accepts), ``reload()`` (SIGUSR1),
+  ``reload_and_wait()`` (SIGUSR1, returns heloguard's log line about it), ``terminate()``
   (SIGTERM, returns the exit code), ``kill()``, ``alive()``, ``log()``, ``wait_for_log()``.
   Always killed at exit.
 * ``Daemon(argv, stderr_path)`` -- any other helper process, tracked and killed at exit.
@@ -40,6 +42,8 @@ API (kept stable; new things are only ever added):
   reply exactly (multi-line replies included). A command is ``str``/``bytes`` (one line, CRLF
   added), ``Message(text)`` (the message after ``DATA``'s 354), or ``Pause(seconds)``.
 * ``heloguard_binary(argv)`` -- the binary named by ``argv[0]`` or ``$HELOGUARD_BINARY``.
+* ``write_file(path, text)`` -- writes a config or table file dated 10 s back (Postfix waits
+  ~2 s before it reads a file modified just now).
 * ``cleanup()`` -- stop everything started so far (also registered with atexit and run on
   SIGTERM/SIGINT/SIGHUP).
 """
@@ -65,7 +69,7 @@ from typing import Callable, Iterable, Sequence
 __all__ = [
     "DEFAULT_HOSTNAME", "HarnessError", "Sandbox", "enter_sandbox", "in_sandbox", "TempDir",
     "PrivatePostfix", "Heloguard", "Daemon", "Reply", "Exchange", "Message", "Pause",
-    "SMTPClient", "run_session", "heloguard_binary", "wait_until", "cleanup",
+    "SMTPClient", "run_session", "heloguard_binary", "write_file", "wait_until", "cleanup",
 ]
 
 DEFAULT_HOSTNAME = "mx.e2e.test"
@@ -403,12 +407,15 @@ class Heloguard(Daemon):
     `log_path`. `extra_args` are appended to the command line."""
 
     def __init__(self, binary: str | Path, config: Path, socket_path: Path, log_path: Path,
-                 extra_args: Sequence[str] = ()):
+                 extra_args: Sequence[str] = (), socket_mode: str | None = "666"):
         self.binary = Path(binary)
         self.config = Path(config)
         self.socket_path = Path(socket_path)
+        # Postfix's smtpd runs as the unprivileged `postfix` user: it needs write access to
+        # the socket that heloguard, running as root here, creates.
+        mode = ["--socket-mode", socket_mode] if socket_mode else []
         super().__init__([str(self.binary), "run", "--foreground", "--config", str(self.config),
-                          "--socket", f"unix:{self.socket_path}", *extra_args], log_path)
+                          "--socket", f"unix:{self.socket_path}", *mode, *extra_args], log_path)
 
     @property
     def milter_spec(self) -> str:
@@ -431,6 +438,13 @@ class Heloguard(Daemon):
     def reload(self) -> None:
         """Asks heloguard to reload its configuration and tables (SIGUSR1)."""
         self.signal(signal.SIGUSR1)
+
+    def reload_and_wait(self, timeout: float = 10) -> str:
+        """SIGUSR1, then waits for heloguard's log line about that reload (success and
+        refusal lines both contain `reload`) and returns it."""
+        mark = self.log_mark()
+        self.reload()
+        return self.wait_for_log(r"^.*reload.*$", timeout=timeout, since=mark).group(0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -598,14 +612,14 @@ class PrivatePostfix:
         text += [f"{k} = {v}" for k, v in self.base_parameters().items() if k not in overridden]
         text += ["", "# test configuration"]
         text += [line.rstrip("\n") for line in self.extra_lines]
-        (self.config_dir / "main.cf").write_text("\n".join(text) + "\n")
+        write_file(self.config_dir / "main.cf", "\n".join(text) + "\n")
 
     def _write_master_cf(self) -> None:
         options = " -o max_use=1" if self.fresh_smtpd else ""
         smtpd = f"127.0.0.1:{self.port} inet n - n - {self.smtpd_maxproc} smtpd{options}\n"
-        (self.config_dir / "master.cf").write_text(
-            "# private Postfix instance of the heloguard end-to-end tests\n" + smtpd
-            + _MASTER_SERVICES)
+        write_file(self.config_dir / "master.cf",
+                   "# private Postfix instance of the heloguard end-to-end tests\n" + smtpd
+                   + _MASTER_SERVICES)
 
     def postconf(self, *args: str) -> str:
         return _run(["postconf", "-c", str(self.config_dir), *args]).stdout
@@ -912,6 +926,21 @@ def run_session(address: tuple[str, int], commands: Iterable[str | bytes | Messa
 # --------------------------------------------------------------------------------------------
 # Misc
 # --------------------------------------------------------------------------------------------
+
+def write_file(path: Path, text: str | bytes, mode: int = 0o644) -> Path:
+    """Writes a file for Postfix (or heloguard) to read and dates it 10 s back: Postfix does
+    not read a configuration or table file modified within the last second or two (it waits,
+    in case the file is still being written), which would stall every test by ~2 s."""
+    path = Path(path)
+    if isinstance(text, str):
+        path.write_text(text)
+    else:
+        path.write_bytes(text)
+    path.chmod(mode)
+    past = time.time() - 10
+    os.utime(path, (past, past))
+    return path
+
 
 def heloguard_binary(argv: Sequence[str]) -> Path:
     """The heloguard binary: `argv[0]` if given, else $HELOGUARD_BINARY. Exits with a usage
