@@ -15,10 +15,10 @@ same configuration except smtpd_milters:
 Postfix's smtp-source sends N messages to each, one message per connection, S connections
 at a time, and the wall time gives messages/s. The three are measured in turn, R rounds
 (after one warm-up round that does not count; each round starts with the next variant),
-and the median of each counts. Before a
-round starts, the queues have drained (every message is delivered to discard:). smtp-source
-stops at the first reply it does not expect, so every measured message was accepted; at the
-end each maillog must show every message delivered, else the benchmark fails.
+and the median of each counts. Each measurement starts with an empty queue (every message
+is delivered to discard:). smtp-source stops at the first reply it does not expect, so
+every measured message was accepted; at the end each maillog must show every message
+delivered, else the benchmark fails.
 
 Prints each measurement, then the three figures and the ratios heloguard/no-op and
 heloguard/no-milter (with --summary: writes those result lines to FILE instead).
@@ -49,10 +49,10 @@ def parse_arguments():
     parser.add_argument("--heloguard", required=True, type=Path)
     parser.add_argument("--noop-milter", required=True, type=Path)
     parser.add_argument("--config", required=True, type=Path, help="heloguard's configuration")
-    parser.add_argument("--messages", type=int, default=2000, help="messages per measurement")
+    parser.add_argument("--messages", type=int, default=1000, help="messages per measurement")
     parser.add_argument("--sessions", type=int, default=10, help="parallel SMTP sessions")
     parser.add_argument("--runs", type=int, default=7, help="measured rounds")
-    parser.add_argument("--summary", type=Path, help="also write the result lines here")
+    parser.add_argument("--summary", type=Path, help="write the result lines here, not to stdout")
     return parser.parse_args()
 
 
