@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// The `heloguard` command line: the milter (in a later release), and the tools
+/// The `heloguard` command line: the milter (`run`), and the tools
 /// administrators use to try a configuration without any MTA.
 @main
 struct Heloguard: ParsableCommand {
@@ -8,7 +8,7 @@ struct Heloguard: ParsableCommand {
         commandName: "heloguard",
         abstract: "A HELO/EHLO policy milter with Postfix's smtpd_helo_restrictions semantics.",
         version: HeloguardVersion.current,
-        subcommands: [TestCommand.self, CheckConfigCommand.self, QueryCommand.self]
+        subcommands: [RunCommand.self, TestCommand.self, CheckConfigCommand.self, QueryCommand.self]
     )
 }
 

@@ -1,0 +1,42 @@
+import HeloPolicy
+import MilterKit
+
+/// Makes a ``HeloGuardSession`` for each connection, with the configuration current at that
+/// moment. ``negotiation(for:)`` says what heloguard needs from the MTA: only the events,
+/// replies and macros it uses.
+public struct HeloGuardFactory: MilterHandlerFactory {
+    public let store: ConfigurationStore
+    public let log: any MailLog
+
+    public init(store: ConfigurationStore, log: any MailLog) {
+        self.store = store
+        self.log = log
+    }
+
+    /// Macros heloguard reads: the MTA's own name and address (`reject_impersonating_helo`), the
+    /// SASL login at MAIL, the queue id for log lines.
+    public static let macros: [MilterStage: [String]] = [
+        .connect: ["j", "{daemon_addr}", "{client_addr}"],
+        .mail: ["{auth_type}", "{auth_authen}"],
+        .recipient: ["i"],
+        .endOfMessage: ["i"],
+    ]
+
+    /// What heloguard asks of the MTA under `policy`.
+    public static func negotiation(for policy: PolicyConfig) -> MilterNegotiation {
+        // Headers, body and unknown commands are never looked at; DATA needs no answer.
+        var steps: MilterSteps = [.noHeaders, .noEndOfHeaders, .noBody, .noUnknown, .noData, .noReplyConnect]
+        // Answers are needed at HELO only when it is decided there (delayed rejection off), and
+        // at MAIL only for smtpd_helo_required (which also holds with delayed rejection off).
+        if policy.delayReject { steps.insert(.noReplyHelo) }
+        if !policy.heloRequired { steps.insert(.noReplyMail) }
+        return MilterNegotiation(
+            actions: [.addHeaders, .addRecipients, .deleteRecipients, .quarantine, .setSymbolList],
+            steps: steps,
+            macros: macros)
+    }
+
+    public func makeHandler() -> any MilterHandler {
+        HeloGuardSession(configuration: store.current, log: log)
+    }
+}

@@ -1,0 +1,221 @@
+import HeloPolicy
+import MilterKit
+
+/// One SMTP connection as heloguard sees it through the milter protocol. It keeps what Postfix
+/// keeps (client, HELO name, sender, SASL login), asks the rule core at each RCPT TO, and turns
+/// the answer into a milter response, log lines and, at end of message, the message actions.
+///
+/// The HELO name survives ABORT (RSET, the ABORT that follows a repeated HELO, end of message):
+/// Postfix keeps it too. Only a new HELO replaces it.
+public final class HeloGuardSession: MilterHandler {
+    /// The reply when our own state is unusable (a recipient before any connect): temporary,
+    /// never a 5xx caused by our failure.
+    public static let internalErrorReply = try! MilterReply(line: "451 4.3.0 Error: internal error in the HELO filter, try again later")
+
+    public let configuration: RuntimeConfiguration
+    private let log: any MailLog
+    private var engine: HeloPolicyEngine { configuration.engine }
+
+    private var connected = false
+    private var facts = SessionFacts()
+    /// With `smtpd_delay_reject = no`: a `defer_if_permit` raised at HELO, applied to every recipient.
+    private var heloDeferral: SMTPReply?
+    private var transaction = Transaction()
+
+    /// What the current mail transaction has collected.
+    private struct Transaction {
+        var recipients: [String] = []
+        var actions = MessageActions()
+        var loggedOnce: Set<PolicyLogEvent.Kind> = []
+    }
+
+    public init(configuration: RuntimeConfiguration, log: any MailLog) {
+        self.configuration = configuration
+        self.log = log
+    }
+
+    // MARK: - Events
+
+    public func negotiation() -> MilterNegotiation {
+        HeloGuardFactory.negotiation(for: configuration.policy)
+    }
+
+    public func connect(client: MilterClient, context: any MilterContext) -> MilterResponse {
+        connected = true
+        facts = SessionFacts()
+        let hostname = client.hostname
+        var address = client.address
+        if address.isEmpty {
+            // A unix-socket or unknown-family client: use what the MTA says, else the bracketed name.
+            address = context.macro("{client_addr}") ?? Self.bracketed(hostname) ?? ""
+        }
+        facts.clientAddress = address
+        // The MTA writes `[address]` when it has no verified name: Postfix's `unknown`.
+        facts.clientName = hostname.isEmpty || Self.bracketed(hostname) != nil ? "unknown" : hostname
+        facts.serverHostnames = context.macro("j").map { [$0] } ?? []
+        facts.serverAddresses = context.macro("{daemon_addr}").map { [$0] } ?? []
+        return .continue
+    }
+
+    public func helo(_ name: String, context: any MilterContext) -> MilterResponse {
+        heloDeferral = nil
+        guard !configuration.policy.delayReject else {
+            facts.heloArgument = name
+            return .continue
+        }
+        // Delayed rejection off: decide now. Postfix would refuse the HELO command itself; a
+        // milter cannot (the MTA answers 250 and applies our reply to MAIL and later commands).
+        let result = engine.checkHelo(argument: name, facts: facts)
+        writeEvents(result.decision.events, command: "HELO", queueID: "NOQUEUE", recipient: nil, helo: name)
+        if let reply = result.decision.verdict.reply {
+            return .refuse(Self.milterReply(reply))
+        }
+        facts.heloArgument = name
+        heloDeferral = result.pendingDeferral
+        return .continue
+    }
+
+    public func mail(_ arguments: [String], context: any MilterContext) -> MilterResponse {
+        transaction = Transaction()
+        facts.sender = arguments.first.map(RecipientAddress.bare) ?? ""
+        facts.smtputf8 = arguments.dropFirst().contains { $0.uppercased() == "SMTPUTF8" }
+        facts.saslMethod = context.macro("{auth_type}").flatMap { $0.isEmpty ? nil : $0 }
+        facts.saslUsername = context.macro("{auth_authen}").flatMap { $0.isEmpty ? nil : $0 }
+        guard connected else { return .tempfail(Self.internalErrorReply) }
+        if let refusal = engine.checkMail(facts) {
+            log.info("NOQUEUE: reject: MAIL from \(facts.clientNameAndAddress): \(refusal.line);\(envelope(recipient: nil))")
+            return .refuse(Self.milterReply(refusal))
+        }
+        return .continue
+    }
+
+    public func recipient(_ arguments: [String], context: any MilterContext) -> MilterResponse {
+        guard connected, let recipient = arguments.first else {
+            log.error("RCPT without a connection state (no connect event seen); answering with a temporary failure")
+            return .tempfail(Self.internalErrorReply)
+        }
+        let decision = engine.decide(recipient: recipient, facts: facts, heloDeferral: heloDeferral)
+        let queueID = context.macro("i").flatMap { $0.isEmpty ? nil : $0 } ?? "NOQUEUE"
+        writeEvents(decision.events, command: "RCPT", queueID: queueID, recipient: RecipientAddress.bare(recipient),
+                    helo: facts.heloArgument.map(HeloName.stored))
+        switch decision.verdict {
+        case .reject(let reply), .defer(let reply):
+            return .refuse(Self.milterReply(reply))
+        case .discard:
+            return .discard
+        case .accept:
+            transaction.recipients.append(recipient)
+            transaction.actions.merge(decision.actions)
+            return .continue
+        }
+    }
+
+    public func data(context: any MilterContext) -> MilterResponse { .continue }
+
+    public func endOfMessage(context: any MilterContext) -> MilterResponse {
+        let actions = transaction.actions
+        defer { transaction = Transaction() }
+        if let reason = actions.hold, !context.quarantine(reason: reason) {
+            log.warning("cannot quarantine the message (HOLD \(reason)): the MTA refused")
+        }
+        // Each header goes to the top, last first, so they end up in the order they were added.
+        for line in actions.prependHeaders.reversed() {
+            let (name, value) = Self.splitHeader(line)
+            if !context.insertHeader(at: 0, name: name, value: value) {
+                log.warning("cannot add header \"\(name)\" (PREPEND): the MTA refused")
+            }
+        }
+        if let target = actions.redirect {
+            for recipient in transaction.recipients where !context.deleteRecipient(recipient) {
+                log.warning("cannot remove recipient \(recipient) (REDIRECT): the MTA refused")
+            }
+            if !context.addRecipient(target) { log.warning("cannot add recipient \(target) (REDIRECT): the MTA refused") }
+        }
+        var added: Set<String> = []
+        for target in actions.bcc where added.insert(target).inserted {
+            if !context.addRecipient(target) { log.warning("cannot add recipient \(target) (BCC): the MTA refused") }
+        }
+        if let filter = actions.filter {
+            log.warning("FILTER \(filter) is not available to a milter; the message is delivered normally")
+        }
+        return .continue
+    }
+
+    public func abort(context: any MilterContext) {
+        // RSET, a repeated HELO (its ABORT comes after the new HELO) or the end of a message:
+        // the transaction ends, the HELO name stays.
+        transaction = Transaction()
+        facts.sender = nil
+        facts.saslMethod = nil
+        facts.saslUsername = nil
+        facts.smtputf8 = false
+    }
+
+    public func close(context: any MilterContext) {}
+
+    // MARK: - Helpers
+
+    /// A rule-core reply as a milter reply. The rule core only builds valid replies; should one
+    /// ever be unusable the answer is a temporary failure, never a 5xx of our making.
+    static func milterReply(_ reply: SMTPReply) -> MilterReply {
+        (try? MilterReply(line: reply.line)) ?? internalErrorReply
+    }
+
+    static func bracketed(_ hostname: String) -> String? {
+        guard hostname.hasPrefix("["), hostname.hasSuffix("]"), hostname.count >= 2 else { return nil }
+        return String(hostname.dropFirst().dropLast())
+    }
+
+    static func splitHeader(_ line: String) -> (name: String, value: String) {
+        guard let colon = line.firstIndex(of: ":") else { return (line, "") }
+        let name = String(line[..<colon]).trimmingTrailingSpaces()
+        let value = line[line.index(after: colon)...].drop { $0 == " " || $0 == "\t" }
+        return (name, String(value))
+    }
+
+    /// `; from=<s> to=<r> helo=<h>`, as Postfix ends its log lines (no `proto=`: a milter is not
+    /// told whether the client said HELO or EHLO).
+    private func envelope(recipient: String?, helo: String? = nil) -> String {
+        var text = ""
+        if let sender = facts.sender { text += " from=<\(sender)>" }
+        if let recipient { text += " to=<\(recipient)>" }
+        if let helo = helo ?? facts.heloArgument.map(HeloName.stored) { text += " helo=<\(helo)>" }
+        if let user = facts.saslUsername { text += " sasl_username=\(user)" }
+        return text
+    }
+
+    private func writeEvents(_ events: [PolicyLogEvent], command: String, queueID: String, recipient: String?, helo: String?) {
+        for event in events {
+            switch event.kind {
+            case .warning:
+                log.warning(event.text)
+            case .hold, .discard:
+                // Postfix logs these for the first recipient of a transaction only.
+                guard transaction.loggedOnce.insert(event.kind).inserted else { continue }
+                fallthrough
+            default:
+                log.info("\(queueID): \(event.kind.rawValue): \(command) from \(facts.clientNameAndAddress): \(event.text);\(envelope(recipient: recipient, helo: helo))")
+            }
+        }
+    }
+}
+
+extension MessageActions {
+    /// Adds what another recipient's evaluation asked for, the way Postfix accumulates it over
+    /// a transaction: the last REDIRECT and FILTER win, PREPEND and BCC pile up, any HOLD holds.
+    mutating func merge(_ other: MessageActions) {
+        if let hold = other.hold, self.hold == nil { self.hold = hold }
+        prependHeaders += other.prependHeaders
+        if let redirect = other.redirect { self.redirect = redirect }
+        bcc += other.bcc
+        if let filter = other.filter { self.filter = filter }
+    }
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var text = Substring(self)
+        while text.last == " " || text.last == "\t" { text = text.dropLast() }
+        return String(text)
+    }
+}

@@ -1,0 +1,95 @@
+/// A custom SMTP reply for the MTA to send: a 4xx or 5xx code, an optional enhanced status
+/// code, and one or more lines of text. It knows nothing of HELO; it only keeps libmilter's
+/// and the MTA's rules, so a reply it accepts is one the MTA relays rather than drops.
+public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
+    /// Three digits, first 4 or 5.
+    public let code: String
+    /// `X.Y.Z` with X equal to the code's first digit, or nil.
+    public let enhancedCode: String?
+    /// The text of each line, without code and enhanced code.
+    public let lines: [String]
+
+    /// Why a reply cannot be sent as it is.
+    public enum Problem: Error, Sendable, Hashable {
+        case badCode(String)
+        case badEnhancedCode(String)
+        /// The enhanced code's class differs from the reply code's; Postfix would put the milter
+        /// into its error state for the rest of the session.
+        case classMismatch(code: String, enhancedCode: String)
+        case noText
+    }
+
+    /// Checks the parts. CR, LF and other control bytes in the text become spaces (libmilter
+    /// refuses a reply containing CR or LF).
+    public init(code: String, enhancedCode: String?, lines: [String]) throws(Problem) {
+        let codeBytes = Array(code.utf8)
+        guard codeBytes.count == 3, codeBytes[0] == UInt8(ascii: "4") || codeBytes[0] == UInt8(ascii: "5"),
+              codeBytes.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
+        else { throw .badCode(code) }
+        if let enhancedCode {
+            guard Self.isEnhancedCode(enhancedCode) else { throw .badEnhancedCode(enhancedCode) }
+            guard enhancedCode.utf8.first == codeBytes[0] else { throw .classMismatch(code: code, enhancedCode: enhancedCode) }
+        }
+        guard !lines.isEmpty else { throw .noText }
+        self.code = code
+        self.enhancedCode = enhancedCode
+        self.lines = lines.map(Self.withoutControlCharacters)
+    }
+
+    /// Splits a complete one-line reply (`550 5.7.1 text`) into its parts.
+    public init(line: String) throws(Problem) {
+        let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        let code = parts[0]
+        if parts.count >= 2, Self.isEnhancedCode(parts[1]) {
+            try self.init(code: code, enhancedCode: parts[1], lines: [parts.count == 3 ? parts[2] : ""])
+        } else {
+            try self.init(code: code, enhancedCode: nil, lines: [parts.count >= 2 ? parts[1...].joined(separator: " ") : ""])
+        }
+    }
+
+    /// True for 5xx (permanent), false for 4xx.
+    public var isPermanent: Bool { code.utf8.first == UInt8(ascii: "5") }
+
+    /// The reply as the SMTP client will see it (one line per element).
+    public var smtpLines: [String] {
+        lines.enumerated().map { index, text in
+            let separator = index == lines.count - 1 ? " " : "-"
+            return code + separator + (enhancedCode.map { $0 + " " } ?? "") + text
+        }
+    }
+
+    public var description: String { smtpLines.joined(separator: "\r\n") }
+
+    /// The text as libmilter must be given it: the MTA treats it as a format string, so each
+    /// `%` is doubled (Postfix drops a single `%`, Sendmail discards the whole text).
+    public var wireLines: [String] {
+        lines.map { $0.replacingAll("%", with: "%%") }
+    }
+
+    static func isEnhancedCode(_ text: String) -> Bool {
+        let fields = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard fields.count == 3, let first = fields[0].first, "245".contains(first), fields[0].count == 1 else { return false }
+        return fields[1...].allSatisfy { (1...3).contains($0.count) && $0.allSatisfy(\.isASCIIDigit) }
+    }
+
+    private static func withoutControlCharacters(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else { return text }
+        return String(decoding: text.utf8.map { $0 < 0x20 || $0 == 0x7f ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+extension String {
+    func replacingAll(_ target: Character, with replacement: String) -> String {
+        guard contains(target) else { return self }
+        var result = ""
+        result.reserveCapacity(utf8.count + 8)
+        for character in self {
+            if character == target { result += replacement } else { result.append(character) }
+        }
+        return result
+    }
+}

@@ -1,2 +1,0 @@
-/// Placeholder while the milter adapter is written.
-enum MilterKitPlaceholder {}
