@@ -1,3 +1,5 @@
+import MilterKit
+
 /// One macro definition (`name=value`) inside an SMFIC_MACRO packet. Names are sent as the
 /// MTA spells them: `j`, `{daemon_addr}`, `{auth_authen}`.
 public struct MilterMacro: Equatable, Hashable, Sendable, CustomStringConvertible {
@@ -15,7 +17,7 @@ public struct MilterMacro: Equatable, Hashable, Sendable, CustomStringConvertibl
 /// What the MTA sends to the milter (SMFIC_* packets), decoded.
 public enum MilterCommand: Equatable, Sendable {
     /// SMFIC_OPTNEG: the MTA's protocol version, the actions it allows, the events it offers.
-    case optionNegotiation(version: UInt32, actions: MilterActions, protocolFlags: MilterProtocolFlags)
+    case optionNegotiation(version: UInt32, actions: MilterActions, steps: MilterSteps)
     /// SMFIC_MACRO: macro values for the event with letter `commandCode` (sent right before it).
     case macros(commandCode: UInt8, [MilterMacro])
     /// SMFIC_CONNECT: client host name (`[addr]` when unknown), family, port, address.
@@ -73,8 +75,8 @@ public enum MilterCommand: Equatable, Sendable {
         switch self {
         case .optionNegotiation(let version, let actions, let flags):
             payload.appendBigEndian(version)
-            payload.appendBigEndian(actions.rawValue)
-            payload.appendBigEndian(flags.rawValue)
+            payload.appendBigEndian(UInt32(truncatingIfNeeded: actions.rawValue))
+            payload.appendBigEndian(UInt32(truncatingIfNeeded: flags.rawValue))
         case .macros(let commandCode, let macros):
             payload.append(commandCode)
             for macro in macros {
@@ -104,13 +106,13 @@ public enum MilterCommand: Equatable, Sendable {
     }
 
     /// Decodes a packet the MTA sent (the milter's view; used by tests that play the milter).
-    public init(decoding packet: MilterPacket) throws(MilterClientError) {
+    public init(decoding packet: MilterPacket) throws(MTAClientError) {
         var reader = MilterPayloadReader(packet, what: "command \(packet)")
         switch packet.code {
         case MilterCommandCode.optionNegotiation:
             self = .optionNegotiation(version: try reader.uint32(),
-                                      actions: MilterActions(rawValue: try reader.uint32()),
-                                      protocolFlags: MilterProtocolFlags(rawValue: try reader.uint32()))
+                                      actions: MilterActions(rawValue: UInt(try reader.uint32())),
+                                      steps: MilterSteps(rawValue: UInt(try reader.uint32())))
         case MilterCommandCode.macro:
             let commandCode = try reader.byte()
             var macros: [MilterMacro] = []

@@ -1,8 +1,10 @@
 import Glibc
+import MilterKit
 
 /// Why a milter exchange failed.
-public enum MilterClientError: Error, Equatable, CustomStringConvertible {
-    /// The socket specification is not `unix:/path`, `local:/path`, `inet:port@host` or `inet6:port@host`.
+public enum MTAClientError: Error, Equatable, CustomStringConvertible {
+    /// The socket specification is not `unix:/path`, `local:/path`, `inet:port@host` or
+    /// `inet6:port@host` (the text says why).
     case invalidSocketSpec(String)
     /// A system call failed.
     case system(call: String, errno: Int32)
@@ -17,50 +19,12 @@ public enum MilterClientError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .invalidSocketSpec(let spec):
-            "invalid milter socket \"\(spec)\": expected unix:/path, local:/path, inet:port@host or inet6:port@host"
+        case .invalidSocketSpec(let problem): problem
         case .system(let call, let code): "\(call): \(String(cString: strerror(code)))"
         case .timedOut(let what, let after): "timed out after \(after) waiting for \(what)"
         case .connectionClosed(let what): "the milter closed the connection while waiting for \(what)"
         case .malformedPacket(let detail): "malformed packet: \(detail)"
         case .protocolViolation(let detail): "protocol violation: \(detail)"
-        }
-    }
-}
-
-/// Where a milter listens, in Sendmail's notation (which heloguard also accepts).
-public enum MilterSocketAddress: Equatable, Sendable, CustomStringConvertible {
-    /// `unix:/path` or `local:/path`.
-    case unix(path: String)
-    /// `inet:port@host` (IPv4 or a name) or `inet6:port@host` (IPv6).
-    case inet(host: String, port: UInt16, ipv6: Bool)
-
-    /// Parses `unix:/path`, `local:/path`, `inet:port@host`, `inet6:port@host`.
-    public init(_ spec: String) throws(MilterClientError) {
-        guard let colon = spec.firstIndex(of: ":") else { throw .invalidSocketSpec(spec) }
-        let kind = spec[..<colon].lowercased()
-        let rest = String(spec[spec.index(after: colon)...])
-        switch kind {
-        case "unix", "local":
-            guard !rest.isEmpty else { throw .invalidSocketSpec(spec) }
-            self = .unix(path: rest)
-        case "inet", "inet6":
-            guard let at = rest.firstIndex(of: "@"), let port = UInt16(rest[..<at]), port > 0 else {
-                throw .invalidSocketSpec(spec)
-            }
-            var host = String(rest[rest.index(after: at)...])
-            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            guard !host.isEmpty else { throw .invalidSocketSpec(spec) }
-            self = .inet(host: host, port: port, ipv6: kind == "inet6")
-        default:
-            throw .invalidSocketSpec(spec)
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .unix(let path): "unix:\(path)"
-        case .inet(let host, let port, let ipv6): "\(ipv6 ? "inet6" : "inet"):\(port)@\(host)"
         }
     }
 }
@@ -80,11 +44,11 @@ final class MilterConnection {
     }
 
     /// Connects to `address`, failing after `timeout`.
-    init(connectingTo address: MilterSocketAddress, timeout: Duration) throws(MilterClientError) {
+    init(connectingTo address: MilterSocket, timeout: Duration) throws(MTAClientError) {
         self.timeout = timeout
         descriptor = -1
-        switch address {
-        case .unix(let path):
+        switch address.endpoint {
+        case .local(let path):
             var socketAddress = sockaddr_un()
             socketAddress.sun_family = sa_family_t(AF_UNIX)
             let pathBytes = Array(path.utf8)
@@ -101,7 +65,11 @@ final class MilterConnection {
                 }
             }
             if result != 0 { throw closing(.system(call: "connect \(address)", errno: errno)) }
-        case .inet(let host, let port, let ipv6):
+        case .inet(let port, let host), .inet6(let port, let host):
+            let ipv6 = if case .inet6 = address.endpoint { true } else { false }
+            // A milter that listens on every address (no host) is reached over loopback.
+            let host = host.map { $0.hasPrefix("[") && $0.hasSuffix("]") ? String($0.dropFirst().dropLast()) : $0 }
+                ?? (ipv6 ? "::1" : "127.0.0.1")
             var hints = addrinfo()
             hints.ai_family = ipv6 ? AF_INET6 : AF_INET
             hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -120,7 +88,7 @@ final class MilterConnection {
 
     deinit { close() }
 
-    private func open(family: Int32) throws(MilterClientError) {
+    private func open(family: Int32) throws(MTAClientError) {
         descriptor = socket(family, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw .system(call: "socket", errno: errno) }
         // Linux applies the send timeout to connect() too, so a connect cannot hang either.
@@ -133,7 +101,7 @@ final class MilterConnection {
         _ = setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    private func closing(_ error: MilterClientError) -> MilterClientError {
+    private func closing(_ error: MTAClientError) -> MTAClientError {
         close()
         return error
     }
@@ -145,7 +113,7 @@ final class MilterConnection {
         descriptor = -1
     }
 
-    func write(_ packet: MilterPacket) throws(MilterClientError) {
+    func write(_ packet: MilterPacket) throws(MTAClientError) {
         let bytes = packet.encoded()
         var sent = 0
         while sent < bytes.count {
@@ -160,7 +128,7 @@ final class MilterConnection {
     }
 
     /// Reads one packet, failing if it has not fully arrived within the timeout.
-    func read(waitingFor what: String) throws(MilterClientError) -> MilterPacket {
+    func read(waitingFor what: String) throws(MTAClientError) -> MilterPacket {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while true {
             if let (packet, length) = try MilterPacket.decode(buffer[...]) {
@@ -180,7 +148,7 @@ final class MilterConnection {
         return recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) > 0
     }
 
-    private func fill(until deadline: ContinuousClock.Instant, waitingFor what: String) throws(MilterClientError) {
+    private func fill(until deadline: ContinuousClock.Instant, waitingFor what: String) throws(MTAClientError) {
         while true {
             let remaining = ContinuousClock.now.duration(to: deadline)
             guard remaining > .zero else { throw .timedOut(waitingFor: what, after: timeout) }

@@ -27,7 +27,7 @@ public struct MilterPacket: Equatable, Sendable, CustomStringConvertible {
 
     /// Decodes the first packet of `bytes`. Returns nil when `bytes` does not hold a whole
     /// packet yet, otherwise the packet and how many bytes it took.
-    public static func decode(_ bytes: ArraySlice<UInt8>) throws(MilterClientError) -> (packet: MilterPacket, length: Int)? {
+    public static func decode(_ bytes: ArraySlice<UInt8>) throws(MTAClientError) -> (packet: MilterPacket, length: Int)? {
         guard bytes.count >= 4 else { return nil }
         let start = bytes.startIndex
         let length = bytes[start..<start + 4].reduce(0) { $0 << 8 | Int($1) }
@@ -74,26 +74,26 @@ struct MilterPayloadReader {
 
     var isAtEnd: Bool { position == bytes.count }
 
-    mutating func uint32() throws(MilterClientError) -> UInt32 {
+    mutating func uint32() throws(MTAClientError) -> UInt32 {
         guard bytes.count - position >= 4 else { throw .malformedPacket("\(what): truncated 32-bit number") }
         defer { position += 4 }
         return bytes[position..<position + 4].reduce(0) { $0 << 8 | UInt32($1) }
     }
 
-    mutating func uint16() throws(MilterClientError) -> UInt16 {
+    mutating func uint16() throws(MTAClientError) -> UInt16 {
         guard bytes.count - position >= 2 else { throw .malformedPacket("\(what): truncated 16-bit number") }
         defer { position += 2 }
         return UInt16(bytes[position]) << 8 | UInt16(bytes[position + 1])
     }
 
-    mutating func byte() throws(MilterClientError) -> UInt8 {
+    mutating func byte() throws(MTAClientError) -> UInt8 {
         guard position < bytes.count else { throw .malformedPacket("\(what): truncated") }
         defer { position += 1 }
         return bytes[position]
     }
 
     /// A NUL-terminated string (decoded as UTF-8; invalid bytes become U+FFFD).
-    mutating func cString() throws(MilterClientError) -> String {
+    mutating func cString() throws(MTAClientError) -> String {
         guard let end = bytes[position...].firstIndex(of: 0) else {
             throw .malformedPacket("\(what): string without terminating NUL")
         }
@@ -108,7 +108,7 @@ struct MilterPayloadReader {
     }
 
     /// Fails unless the whole payload was read.
-    func finish() throws(MilterClientError) {
+    func finish() throws(MTAClientError) {
         guard isAtEnd else { throw .malformedPacket("\(what): \(bytes.count - position) unexpected trailing bytes") }
     }
 }

@@ -36,7 +36,7 @@ public enum PostfixRelay {
     /// `response`: continue, accept, skip and discard give Postfix's positive reply (a discarded
     /// message is accepted, then dropped); reject and tempfail give Postfix's fixed texts; a
     /// reply code is relayed after ``unescapePercent(_:)``, or refused as malformed.
-    public static func reply(to response: MilterResponse, for command: Command) -> String {
+    public static func reply(to response: MilterDecision, for command: Command) -> String {
         switch response {
         case .continue, .accept, .skip, .discard: command.positiveReply
         case .reject: rejectReply

@@ -1,3 +1,4 @@
+import MilterKit
 import MilterTesting
 import Testing
 
@@ -20,7 +21,7 @@ struct CommandVector: Sendable, CustomTestStringConvertible {
 }
 
 struct ReplyVector: Sendable, CustomTestStringConvertible {
-    let reply: MilterReply
+    let reply: MilterAnswer
     let bytes: [UInt8]
     var testDescription: String { "\(reply)" }
 }
@@ -28,7 +29,7 @@ struct ReplyVector: Sendable, CustomTestStringConvertible {
 @Suite("Milter packet encoding and decoding")
 struct PacketCodingTests {
     static let commands: [CommandVector] = [
-        CommandVector(command: .optionNegotiation(version: 6, actions: .all, protocolFlags: .all),
+        CommandVector(command: .optionNegotiation(version: 6, actions: .postfixOffer, steps: .postfixOffer),
                       bytes: frame("O", number(6) + number(0x1ff) + number(0x1f_ffff))),
         CommandVector(command: .connect(hostname: "[127.0.0.1]", family: .inet, port: 4242, address: "127.0.0.1"),
                       bytes: frame("C", Array("[127.0.0.1]\0".utf8) + [UInt8(ascii: "4"), 0x10, 0x92], "127.0.0.1\0")),
@@ -65,23 +66,23 @@ struct PacketCodingTests {
     }
 
     static let replies: [ReplyVector] = [
-        ReplyVector(reply: .response(.continue), bytes: frame("c")),
-        ReplyVector(reply: .response(.accept), bytes: frame("a")),
-        ReplyVector(reply: .response(.reject), bytes: frame("r")),
-        ReplyVector(reply: .response(.tempfail), bytes: frame("t")),
-        ReplyVector(reply: .response(.discard), bytes: frame("d")),
-        ReplyVector(reply: .response(.skip), bytes: frame("s")),
-        ReplyVector(reply: .response(.shutdown), bytes: frame("4")),
-        ReplyVector(reply: .response(.connectionFailure), bytes: frame("f")),
-        ReplyVector(reply: .response(.replyCode("504 5.5.2 <foo>: Helo command rejected: need fully-qualified hostname")),
+        ReplyVector(reply: .decision(.continue), bytes: frame("c")),
+        ReplyVector(reply: .decision(.accept), bytes: frame("a")),
+        ReplyVector(reply: .decision(.reject), bytes: frame("r")),
+        ReplyVector(reply: .decision(.tempfail), bytes: frame("t")),
+        ReplyVector(reply: .decision(.discard), bytes: frame("d")),
+        ReplyVector(reply: .decision(.skip), bytes: frame("s")),
+        ReplyVector(reply: .decision(.shutdown), bytes: frame("4")),
+        ReplyVector(reply: .decision(.connectionFailure), bytes: frame("f")),
+        ReplyVector(reply: .decision(.replyCode("504 5.5.2 <foo>: Helo command rejected: need fully-qualified hostname")),
                     bytes: frame("y", [], "504 5.5.2 <foo>: Helo command rejected: need fully-qualified hostname\0")),
-        ReplyVector(reply: .response(.replyCode("550-5.7.1 first\r\n550 5.7.1 second")),
+        ReplyVector(reply: .decision(.replyCode("550-5.7.1 first\r\n550 5.7.1 second")),
                     bytes: frame("y", [], "550-5.7.1 first\r\n550 5.7.1 second\0")),
-        ReplyVector(reply: .negotiation(MilterNegotiation(version: 6, actions: [.addHeaders, .quarantine],
-                                                          protocolFlags: [.noHeaders, .noReplyToHelo])),
+        ReplyVector(reply: .negotiation(MilterAgreement(version: 6, actions: [.addHeaders, .quarantine],
+                                                          steps: [.noHeaders, .noReplyHelo])),
                     bytes: frame("O", number(6) + number(0x21) + number(0x2020))),
         // libmilter appends one (stage number, NUL-terminated list) pair per smfi_setsymlist call, in stage order.
-        ReplyVector(reply: .negotiation(MilterNegotiation(version: 6, actions: .setMacroLists, protocolFlags: .noBody,
+        ReplyVector(reply: .negotiation(MilterAgreement(version: 6, actions: .setSymbolList, steps: .noBody,
                                                           macroLists: [.connect: "j {daemon_addr}", .mail: "{auth_type} {auth_authen}", .recipient: "i"])),
                     bytes: frame("O", number(6) + number(0x100) + number(0x10) + number(0) + Array("j {daemon_addr}\0".utf8)
                                       + number(2) + Array("{auth_type} {auth_authen}\0".utf8) + number(3) + Array("i\0".utf8))),
@@ -104,7 +105,7 @@ struct PacketCodingTests {
     func reply(_ vector: ReplyVector) throws {
         let decoded = try #require(try MilterPacket.decode(vector.bytes[...]))
         #expect(decoded.length == vector.bytes.count)
-        #expect(try MilterReply(decoding: decoded.packet) == vector.reply)
+        #expect(try MilterAnswer(decoding: decoded.packet) == vector.reply)
         #expect(vector.reply.packet.encoded() == vector.bytes)
     }
 
@@ -122,14 +123,14 @@ struct PacketCodingTests {
     @Test("Malformed replies are errors, not guesses", arguments: malformedReplies)
     func malformed(_ name: String, _ bytes: [UInt8]) throws {
         let decoded = try #require(try MilterPacket.decode(bytes[...]))
-        #expect(throws: MilterClientError.self, "\(name)") { try MilterReply(decoding: decoded.packet) }
+        #expect(throws: MTAClientError.self, "\(name)") { try MilterAnswer(decoding: decoded.packet) }
     }
 
     @Test("An unknown stage number in a macro list is ignored, as Postfix does")
     func unknownMacroStage() throws {
         let bytes = frame("O", number(6) + number(0) + number(0) + number(9) + Array("x\0".utf8) + number(3) + Array("i\0".utf8))
         let decoded = try #require(try MilterPacket.decode(bytes[...]))
-        #expect(try MilterReply(decoding: decoded.packet) == .negotiation(MilterNegotiation(macroLists: [.recipient: "i"])))
+        #expect(try MilterAnswer(decoding: decoded.packet) == .negotiation(MilterAgreement(macroLists: [.recipient: "i"])))
     }
 
     @Test("Framing: incomplete input waits for more, two packets come out one by one, length 0 is an error")
@@ -140,43 +141,17 @@ struct PacketCodingTests {
         let first = try #require(try MilterPacket.decode(two[...]))
         #expect(first.packet == MilterPacket(code: UInt8(ascii: "c")))
         let second = try #require(try MilterPacket.decode(two[first.length...]))
-        #expect(try MilterReply(decoding: second.packet) == .response(.replyCode("550 5.7.1 no")))
+        #expect(try MilterAnswer(decoding: second.packet) == .decision(.replyCode("550 5.7.1 no")))
         #expect(first.length + second.length == two.count)
-        #expect(throws: MilterClientError.self) { try MilterPacket.decode([0, 0, 0, 0, 0x63][...]) }
-        #expect(throws: MilterClientError.self) { try MilterPacket.decode([0x7f, 0, 0, 0, 0x63][...]) }
+        #expect(throws: MTAClientError.self) { try MilterPacket.decode([0, 0, 0, 0, 0x63][...]) }
+        #expect(throws: MTAClientError.self) { try MilterPacket.decode([0x7f, 0, 0, 0, 0x63][...]) }
     }
 
     @Test("Macro lists split on spaces and commas, as Postfix splits them")
     func macroListSplitting() {
-        let negotiation = MilterNegotiation(macroLists: [.connect: " j  {daemon_addr},{daemon_name}\t_ ", .helo: ""])
+        let negotiation = MilterAgreement(macroLists: [.connect: " j  {daemon_addr},{daemon_name}\t_ ", .helo: ""])
         #expect(negotiation.macroNames(at: .connect) == ["j", "{daemon_addr}", "{daemon_name}", "_"])
         #expect(negotiation.macroNames(at: .helo) == [])
         #expect(negotiation.macroNames(at: .mail) == nil)
-    }
-
-    static let socketSpecs: [(String, MilterSocketAddress?)] = [
-        ("unix:/run/heloguard/milter.sock", .unix(path: "/run/heloguard/milter.sock")),
-        ("local:/tmp/m.sock", .unix(path: "/tmp/m.sock")),
-        ("UNIX:/tmp/m.sock", .unix(path: "/tmp/m.sock")),
-        ("inet:8891@127.0.0.1", .inet(host: "127.0.0.1", port: 8891, ipv6: false)),
-        ("inet:8891@localhost", .inet(host: "localhost", port: 8891, ipv6: false)),
-        ("inet6:8891@::1", .inet(host: "::1", port: 8891, ipv6: true)),
-        ("inet6:8891@[::1]", .inet(host: "::1", port: 8891, ipv6: true)),
-        ("unix:", nil),
-        ("/tmp/m.sock", nil),
-        ("inet:127.0.0.1:8891", nil),
-        ("inet:0@127.0.0.1", nil),
-        ("inet:70000@127.0.0.1", nil),
-        ("inet:8891@", nil),
-        ("tcp:8891@127.0.0.1", nil),
-    ]
-
-    @Test("Socket specifications", arguments: socketSpecs)
-    func socketSpec(_ spec: String, _ expected: MilterSocketAddress?) throws {
-        if let expected {
-            #expect(try MilterSocketAddress(spec) == expected)
-        } else {
-            #expect(throws: MilterClientError.invalidSocketSpec(spec)) { try MilterSocketAddress(spec) }
-        }
     }
 }

@@ -3,7 +3,7 @@ import Testing
 
 @Suite("Postfix's rendering of milter replies (semantics §4.4, §8.4)")
 struct PostfixRelayTests {
-    static let cases: [(MilterResponse, PostfixRelay.Command, String)] = [
+    static let cases: [(MilterDecision, PostfixRelay.Command, String)] = [
         (.continue, .recipient, "250 2.1.5 Ok"),
         (.continue, .mail, "250 2.1.0 Ok"),
         (.accept, .recipient, "250 2.1.5 Ok"),
@@ -31,7 +31,7 @@ struct PostfixRelayTests {
     ]
 
     @Test("What the SMTP client sees", arguments: cases)
-    func rendering(_ response: MilterResponse, _ command: PostfixRelay.Command, _ expected: String) {
+    func rendering(_ response: MilterDecision, _ command: PostfixRelay.Command, _ expected: String) {
         #expect(PostfixRelay.reply(to: response, for: command) == expected)
     }
 

@@ -1,21 +1,23 @@
+import MilterKit
+
 /// How the MTA side introduces itself in SMFIC_OPTNEG, and which macros it sends.
-public struct MilterClientOptions: Sendable {
+public struct MTAClientOptions: Sendable {
     /// The protocol version offered (Postfix: `milter_protocol`, 6).
     public var version: UInt32 = milterProtocolVersion
     /// The actions the milter may request (Postfix offers all of version 6: 0x1ff).
-    public var actions: MilterActions = .all
+    public var actions: MilterActions = .postfixOffer
     /// The events and protocol options offered (Postfix offers all of version 6: 0x1fffff).
-    public var protocolFlags: MilterProtocolFlags = .all
+    public var steps: MilterSteps = .postfixOffer
     /// The macros sent at each stage unless the milter asks for others in its negotiation reply
     /// (Postfix: `milter_*_macros`). Only macros named here, or in the milter's own list, are sent.
-    public var macroLists: [MilterMacroStage: [String]] = MilterClientOptions.postfixMacroLists
+    public var macroLists: [MilterStage: [String]] = MTAClientOptions.postfixMacroLists
     /// The longest wait for any reply, and for sending (no exchange can hang a test).
     public var timeout: Duration = .seconds(10)
 
     public init() {}
 
     /// Postfix 3.7's default macro lists (`postconf -d milter_connect_macros` etc.).
-    public static let postfixMacroLists: [MilterMacroStage: [String]] = [
+    public static let postfixMacroLists: [MilterStage: [String]] = [
         .connect: ["j", "{daemon_name}", "{daemon_addr}", "v", "_"],
         .helo: ["{tls_version}", "{cipher}", "{cipher_bits}", "{cert_subject}", "{cert_issuer}"],
         .mail: ["i", "{auth_type}", "{auth_authen}", "{auth_author}", "{mail_addr}", "{mail_host}", "{mail_mailer}"],
@@ -27,7 +29,7 @@ public struct MilterClientOptions: Sendable {
 }
 
 /// The SMTP client's address as SMFIC_CONNECT reports it.
-public enum MilterClientAddress: Equatable, Sendable {
+public enum SMTPClientAddress: Equatable, Sendable {
     /// An IPv4 client (family `4`).
     case ipv4(String, port: UInt16)
     /// An IPv6 client (family `6`), address without brackets.
@@ -38,12 +40,12 @@ public enum MilterClientAddress: Equatable, Sendable {
     case unknown
 
     /// An IP address, IPv6 when it contains a colon.
-    public static func ip(_ address: String, port: UInt16 = 0) -> MilterClientAddress {
+    public static func ip(_ address: String, port: UInt16 = 0) -> SMTPClientAddress {
         address.contains(":") ? .ipv6(address, port: port) : .ipv4(address, port: port)
     }
 }
 
-/// What became of the last event a ``MilterClient`` was asked to send.
+/// What became of the last event a ``MTAClient`` was asked to send.
 public enum MilterEventDisposition: Equatable, Sendable {
     /// Sent, and the milter replied.
     case replied
@@ -60,15 +62,15 @@ public enum MilterTranscriptEntry: Equatable, Sendable {
     /// An event the client did not send, honouring the negotiation (the macros for it were sent).
     case notSent(MilterCommand)
     /// A packet the milter sent.
-    case received(MilterReply)
+    case received(MilterAnswer)
 }
 
 /// The milter's answer at end of message: its requests in order, then its decision.
 public struct MilterEndOfMessage: Equatable, Sendable {
     public var requests: [MilterRequest]
-    public var response: MilterResponse
+    public var response: MilterDecision
 
-    public init(requests: [MilterRequest], response: MilterResponse) {
+    public init(requests: [MilterRequest], response: MilterDecision) {
         self.requests = requests
         self.response = response
     }
@@ -81,13 +83,13 @@ public struct MilterEndOfMessage: Equatable, Sendable {
 /// is not sent (its macros still are), an event the milter will not answer (SMFIP_NR_*) is sent
 /// without waiting, and both count as `continue`; ``lastDisposition`` and ``transcript`` tell
 /// which happened. Macros are sent only if named in the stage's macro list: the milter's own
-/// (from `smfi_setsymlist`), else ``MilterClientOptions/macroLists``. Every read has a deadline
-/// (``MilterClientOptions/timeout``). It does not play the rest of an MTA: it sends whatever
+/// (from `smfi_setsymlist`), else ``MTAClientOptions/macroLists``. Every read has a deadline
+/// (``MTAClientOptions/timeout``). It does not play the rest of an MTA: it sends whatever
 /// events it is asked to, in that order, even after a reject or accept.
-public final class MilterClient {
-    public let options: MilterClientOptions
+public final class MTAClient {
+    public let options: MTAClientOptions
     /// The milter's answer to SMFIC_OPTNEG, once negotiated.
-    public private(set) var negotiation: MilterNegotiation?
+    public private(set) var negotiation: MilterAgreement?
     /// Everything sent and received so far.
     public private(set) var transcript: [MilterTranscriptEntry] = []
     /// What became of the last event.
@@ -102,18 +104,20 @@ public final class MilterClient {
     private var skippedEventCode: UInt8?
 
     /// Connects to a milter at `unix:/path`, `local:/path`, `inet:port@host` or `inet6:port@host`.
-    public convenience init(connectingTo spec: String, options: MilterClientOptions = MilterClientOptions()) throws(MilterClientError) {
-        try self.init(connectingTo: MilterSocketAddress(spec), options: options)
+    public convenience init(connectingTo spec: String, options: MTAClientOptions = MTAClientOptions()) throws(MTAClientError) {
+        let socket: MilterSocket
+        do { socket = try MilterSocket(parsing: spec) } catch { throw .invalidSocketSpec(error.description) }
+        try self.init(connectingTo: socket, options: options)
     }
 
     /// Connects to a milter.
-    public init(connectingTo address: MilterSocketAddress, options: MilterClientOptions = MilterClientOptions()) throws(MilterClientError) {
+    public init(connectingTo address: MilterSocket, options: MTAClientOptions = MTAClientOptions()) throws(MTAClientError) {
         self.options = options
         connection = try MilterConnection(connectingTo: address, timeout: options.timeout)
     }
 
     /// Talks over an already connected socket, which the client then owns and closes.
-    public init(fileDescriptor: Int32, options: MilterClientOptions = MilterClientOptions()) {
+    public init(fileDescriptor: Int32, options: MTAClientOptions = MTAClientOptions()) {
         self.options = options
         connection = MilterConnection(descriptor: fileDescriptor, timeout: options.timeout)
     }
@@ -129,8 +133,8 @@ public final class MilterClient {
     /// if this has not been called. Like Postfix, refuses a milter that answers with a higher
     /// version or asks for actions that were not offered.
     @discardableResult
-    public func negotiate() throws(MilterClientError) -> MilterNegotiation {
-        try send(.optionNegotiation(version: options.version, actions: options.actions, protocolFlags: options.protocolFlags))
+    public func negotiate() throws(MTAClientError) -> MilterAgreement {
+        try send(.optionNegotiation(version: options.version, actions: options.actions, steps: options.steps))
         let reply = try receive(waitingFor: "the SMFIC_OPTNEG reply")
         guard case .negotiation(let answer) = reply else {
             throw .protocolViolation("expected the SMFIC_OPTNEG reply, got \(reply)")
@@ -147,7 +151,7 @@ public final class MilterClient {
 
     /// The macro names sent at `stage`: the milter's list if it sent a non-empty one, else the
     /// configured list (Postfix falls back the same way).
-    public func macroNames(at stage: MilterMacroStage) -> [String] {
+    public func macroNames(at stage: MilterStage) -> [String] {
         if let names = negotiation?.macroNames(at: stage), !names.isEmpty { return names }
         return options.macroLists[stage] ?? []
     }
@@ -157,92 +161,92 @@ public final class MilterClient {
     /// SMFIC_CONNECT. `hostname` is the client's verified name, or `[address]` when unknown
     /// (what Postfix sends for its `unknown`).
     @discardableResult
-    public func connect(hostname: String, address: MilterClientAddress,
-                        macros: [String: String] = [:]) throws(MilterClientError) -> MilterResponse {
+    public func connect(hostname: String, address: SMTPClientAddress,
+                        macros: [String: String] = [:]) throws(MTAClientError) -> MilterDecision {
         let command: MilterCommand = switch address {
         case .ipv4(let ip, let port): .connect(hostname: hostname, family: .inet, port: port, address: ip)
         case .ipv6(let ip, let port): .connect(hostname: hostname, family: .inet6, port: port, address: ip)
         case .local(let path): .connect(hostname: hostname, family: .unix, port: 0, address: path)
         case .unknown: .connect(hostname: hostname, family: .unknown, port: 0, address: "")
         }
-        return try event(command, stage: .connect, macros: macros, unless: .noConnect, noReply: .noReplyToConnect)
+        return try event(command, stage: .connect, macros: macros, unless: .noConnect, noReply: .noReplyConnect)
     }
 
     /// SMFIC_HELO with the HELO/EHLO argument as the client sent it.
     @discardableResult
-    public func helo(_ name: String, macros: [String: String] = [:]) throws(MilterClientError) -> MilterResponse {
-        try event(.helo(name), stage: .helo, macros: macros, unless: .noHelo, noReply: .noReplyToHelo)
+    public func helo(_ name: String, macros: [String: String] = [:]) throws(MTAClientError) -> MilterDecision {
+        try event(.helo(name), stage: .helo, macros: macros, unless: .noHelo, noReply: .noReplyHelo)
     }
 
     /// SMFIC_MAIL: `sender` as written after `MAIL FROM:` (`<a@example.org>`), then ESMTP parameters.
     @discardableResult
     public func mail(_ sender: String, parameters: [String] = [],
-                     macros: [String: String] = [:]) throws(MilterClientError) -> MilterResponse {
-        try event(.mail([sender] + parameters), stage: .mail, macros: macros, unless: .noMail, noReply: .noReplyToMail)
+                     macros: [String: String] = [:]) throws(MTAClientError) -> MilterDecision {
+        try event(.mail([sender] + parameters), stage: .mail, macros: macros, unless: .noMail, noReply: .noReplyMail)
     }
 
     /// SMFIC_RCPT: `recipient` as written after `RCPT TO:` (`<b@example.com>`), then ESMTP parameters.
     @discardableResult
     public func recipient(_ recipient: String, parameters: [String] = [],
-                          macros: [String: String] = [:]) throws(MilterClientError) -> MilterResponse {
+                          macros: [String: String] = [:]) throws(MTAClientError) -> MilterDecision {
         try event(.recipient([recipient] + parameters), stage: .recipient, macros: macros,
-                  unless: .noRecipient, noReply: .noReplyToRecipient)
+                  unless: .noRecipient, noReply: .noReplyRecipient)
     }
 
     /// SMFIC_DATA.
     @discardableResult
-    public func data(macros: [String: String] = [:]) throws(MilterClientError) -> MilterResponse {
-        try event(.data, stage: .data, macros: macros, unless: .noData, noReply: .noReplyToData)
+    public func data(macros: [String: String] = [:]) throws(MTAClientError) -> MilterDecision {
+        try event(.data, stage: .data, macros: macros, unless: .noData, noReply: .noReplyData)
     }
 
     /// SMFIC_HEADER (Postfix sends the end-of-header macros with each header).
     @discardableResult
-    public func header(_ name: String, _ value: String, macros: [String: String] = [:]) throws(MilterClientError) -> MilterResponse {
+    public func header(_ name: String, _ value: String, macros: [String: String] = [:]) throws(MTAClientError) -> MilterDecision {
         try event(.header(name: name, value: value), stage: .endOfHeaders, macros: macros,
-                  unless: .noHeaders, noReply: .noReplyToHeaders)
+                  unless: .noHeaders, noReply: .noReplyHeader)
     }
 
     /// SMFIC_EOH.
     @discardableResult
-    public func endOfHeaders(macros: [String: String] = [:]) throws(MilterClientError) -> MilterResponse {
-        try event(.endOfHeaders, stage: .endOfHeaders, macros: macros, unless: .noEndOfHeaders, noReply: .noReplyToEndOfHeaders)
+    public func endOfHeaders(macros: [String: String] = [:]) throws(MTAClientError) -> MilterDecision {
+        try event(.endOfHeaders, stage: .endOfHeaders, macros: macros, unless: .noEndOfHeaders, noReply: .noReplyEndOfHeaders)
     }
 
     /// SMFIC_BODY, in chunks of at most 65535 bytes (as Postfix and Sendmail send them; the
     /// text should use CR LF line ends). Stops at the first decision other than continue.
     @discardableResult
-    public func body(_ bytes: [UInt8], macros: [String: String] = [:]) throws(MilterClientError) -> MilterResponse {
-        var response = MilterResponse.continue
+    public func body(_ bytes: [UInt8], macros: [String: String] = [:]) throws(MTAClientError) -> MilterDecision {
+        var response = MilterDecision.continue
         var offset = 0
         repeat {
             let chunk = Array(bytes[offset..<min(offset + 65535, bytes.count)])
             offset += chunk.count
-            response = try event(.body(chunk), stage: .endOfMessage, macros: macros, unless: .noBody, noReply: .noReplyToBody)
+            response = try event(.body(chunk), stage: .endOfMessage, macros: macros, unless: .noBody, noReply: .noReplyBody)
         } while offset < bytes.count && response == .continue
         return response
     }
 
     /// SMFIC_BODY with `text`'s UTF-8 bytes.
     @discardableResult
-    public func body(_ text: String, macros: [String: String] = [:]) throws(MilterClientError) -> MilterResponse {
+    public func body(_ text: String, macros: [String: String] = [:]) throws(MTAClientError) -> MilterDecision {
         try body(Array(text.utf8), macros: macros)
     }
 
     /// SMFIC_BODYEOB: collects the milter's requests (header and recipient changes, quarantine,
     /// progress, ...) until its final decision. Always sent and always answered.
-    public func endOfMessage(macros: [String: String] = [:]) throws(MilterClientError) -> MilterEndOfMessage {
+    public func endOfMessage(macros: [String: String] = [:]) throws(MTAClientError) -> MilterEndOfMessage {
         let response = try event(.endOfMessage, stage: .endOfMessage, macros: macros, unless: nil, noReply: nil)
         return MilterEndOfMessage(requests: lastRequests, response: response)
     }
 
     /// SMFIC_UNKNOWN: an SMTP command the MTA did not recognise (Postfix sends no macros with it).
     @discardableResult
-    public func unknown(_ command: String) throws(MilterClientError) -> MilterResponse {
-        try event(.unknown(command), stage: nil, macros: [:], unless: .noUnknown, noReply: .noReplyToUnknown)
+    public func unknown(_ command: String) throws(MTAClientError) -> MilterDecision {
+        try event(.unknown(command), stage: nil, macros: [:], unless: .noUnknown, noReply: .noReplyUnknown)
     }
 
     /// SMFIC_ABORT: the message is abandoned (RSET, a repeated HELO, end of transaction). No reply.
-    public func abort() throws(MilterClientError) {
+    public func abort() throws(MTAClientError) {
         try checkNothingUnread(before: .abort)
         try send(.abort)
         lastDisposition = .sentWithoutReply
@@ -258,10 +262,10 @@ public final class MilterClient {
 
     // MARK: Exchange
 
-    private func event(_ command: MilterCommand, stage: MilterMacroStage?, macros: [String: String],
-                       unless offFlag: MilterProtocolFlags?, noReply replyFlag: MilterProtocolFlags?) throws(MilterClientError) -> MilterResponse {
+    private func event(_ command: MilterCommand, stage: MilterStage?, macros: [String: String],
+                       unless offFlag: MilterSteps?, noReply replyFlag: MilterSteps?) throws(MTAClientError) -> MilterDecision {
         if negotiation == nil { try negotiate() }
-        let flags = negotiation?.protocolFlags ?? []
+        let flags = negotiation?.steps ?? []
         lastRequests = []
         if let skipped = skippedEventCode {
             if skipped == command.code {
@@ -300,7 +304,7 @@ public final class MilterClient {
                     throw .protocolViolation("modification request \(request) in answer to \(command.name); only allowed at end of message")
                 }
                 lastRequests.append(request)
-            case .response(let response):
+            case .decision(let response):
                 if response == .skip { skippedEventCode = command.code }
                 lastDisposition = .replied
                 return response
@@ -311,19 +315,19 @@ public final class MilterClient {
     /// A milter that answers an event it negotiated not to answer would leave its reply to be
     /// read as the answer to the next event; catch that here instead. (Only after such an
     /// event: tests that play the milter queue their replies ahead of time.)
-    private func checkNothingUnread(before command: MilterCommand) throws(MilterClientError) {
+    private func checkNothingUnread(before command: MilterCommand) throws(MTAClientError) {
         if lastDisposition == .sentWithoutReply && connection.hasUnreadData() {
             throw .protocolViolation("the milter sent data nobody asked for before \(command.name) (a reply to an event it negotiated not to answer?)")
         }
     }
 
-    private func send(_ command: MilterCommand) throws(MilterClientError) {
+    private func send(_ command: MilterCommand) throws(MTAClientError) {
         try connection.write(command.packet)
         transcript.append(.sent(command))
     }
 
-    private func receive(waitingFor what: String) throws(MilterClientError) -> MilterReply {
-        let reply = try MilterReply(decoding: connection.read(waitingFor: what))
+    private func receive(waitingFor what: String) throws(MTAClientError) -> MilterAnswer {
+        let reply = try MilterAnswer(decoding: connection.read(waitingFor: what))
         transcript.append(.received(reply))
         return reply
     }

@@ -1,27 +1,29 @@
+import MilterKit
+
 /// The milter's answer to SMFIC_OPTNEG.
-public struct MilterNegotiation: Equatable, Sendable {
+public struct MilterAgreement: Equatable, Sendable {
     /// The protocol version the milter speaks.
     public var version: UInt32
     /// The actions the milter may request (a subset of what the MTA offered).
     public var actions: MilterActions
     /// The events the milter does not want (SMFIP_NO*), the replies it will not send
     /// (SMFIP_NR_*), and other protocol options.
-    public var protocolFlags: MilterProtocolFlags
+    public var steps: MilterSteps
     /// Macro lists the milter asked for (`smfi_setsymlist`), per stage, exactly as sent:
     /// names separated by spaces, e.g. `j {daemon_addr}`. They replace the MTA's own lists.
-    public var macroLists: [MilterMacroStage: String]
+    public var macroLists: [MilterStage: String]
 
     public init(version: UInt32 = milterProtocolVersion, actions: MilterActions = [],
-                protocolFlags: MilterProtocolFlags = [], macroLists: [MilterMacroStage: String] = [:]) {
+                steps: MilterSteps = [], macroLists: [MilterStage: String] = [:]) {
         self.version = version
         self.actions = actions
-        self.protocolFlags = protocolFlags
+        self.steps = steps
         self.macroLists = macroLists
     }
 
     /// The macro names the milter asked for at `stage`, split as Postfix splits them
     /// (on spaces, commas, tabs and line breaks); nil when it sent no list for that stage.
-    public func macroNames(at stage: MilterMacroStage) -> [String]? {
+    public func macroNames(at stage: MilterStage) -> [String]? {
         macroLists[stage].map(splitMacroList)
     }
 }
@@ -32,7 +34,7 @@ func splitMacroList(_ list: String) -> [String] {
 }
 
 /// A milter's decision about an event: the reply that ends an exchange.
-public enum MilterResponse: Equatable, Sendable, CustomStringConvertible {
+public enum MilterDecision: Equatable, Sendable, CustomStringConvertible {
     /// SMFIR_CONTINUE: go on.
     case `continue`
     /// SMFIR_ACCEPT: accept; no more events for this message (or, at connect/HELO, this session).
@@ -105,11 +107,11 @@ public enum MilterRequest: Equatable, Sendable {
 }
 
 /// One packet from the milter, decoded.
-public enum MilterReply: Equatable, Sendable {
+public enum MilterAnswer: Equatable, Sendable {
     /// The answer to SMFIC_OPTNEG.
-    case negotiation(MilterNegotiation)
+    case negotiation(MilterAgreement)
     /// A decision that ends the exchange for the current event.
-    case response(MilterResponse)
+    case decision(MilterDecision)
     /// A request that comes before the decision.
     case request(MilterRequest)
 
@@ -118,16 +120,16 @@ public enum MilterReply: Equatable, Sendable {
         var payload: [UInt8] = []
         let code: UInt8
         switch self {
-        case .negotiation(let negotiation):
+        case .negotiation(let agreement):
             code = MilterCommandCode.optionNegotiation
-            payload.appendBigEndian(negotiation.version)
-            payload.appendBigEndian(negotiation.actions.rawValue)
-            payload.appendBigEndian(negotiation.protocolFlags.rawValue)
-            for (stage, list) in negotiation.macroLists.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-                payload.appendBigEndian(stage.rawValue)
+            payload.appendBigEndian(agreement.version)
+            payload.appendBigEndian(UInt32(truncatingIfNeeded: agreement.actions.rawValue))
+            payload.appendBigEndian(UInt32(truncatingIfNeeded: agreement.steps.rawValue))
+            for (stage, list) in agreement.macroLists.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                payload.appendBigEndian(UInt32(stage.rawValue))
                 payload.appendCString(list)
             }
-        case .response(let response):
+        case .decision(let response):
             switch response {
             case .continue: code = MilterReplyCode.continue
             case .accept: code = MilterReplyCode.accept
@@ -177,29 +179,29 @@ public enum MilterReply: Equatable, Sendable {
 
     /// Decodes a packet from the milter. Unknown letters, missing or surplus payload bytes
     /// are errors (Postfix treats them as a communication error too).
-    public init(decoding packet: MilterPacket) throws(MilterClientError) {
+    public init(decoding packet: MilterPacket) throws(MTAClientError) {
         var reader = MilterPayloadReader(packet, what: "reply \(packet)")
         switch packet.code {
         case MilterCommandCode.optionNegotiation:
-            var negotiation = MilterNegotiation(version: try reader.uint32(),
-                                                actions: MilterActions(rawValue: try reader.uint32()),
-                                                protocolFlags: MilterProtocolFlags(rawValue: try reader.uint32()))
+            var agreement = MilterAgreement(version: try reader.uint32(),
+                                                actions: MilterActions(rawValue: UInt(try reader.uint32())),
+                                                steps: MilterSteps(rawValue: UInt(try reader.uint32())))
             while !reader.isAtEnd {
                 let stageNumber = try reader.uint32()
                 let list = try reader.cString()
                 // Postfix ignores (with a warning) a stage number it does not know.
-                if let stage = MilterMacroStage(rawValue: stageNumber) { negotiation.macroLists[stage] = list }
+                if let stage = MilterStage(rawValue: Int32(bitPattern: stageNumber)) { agreement.macroLists[stage] = list }
             }
-            self = .negotiation(negotiation)
-        case MilterReplyCode.continue: self = .response(.continue)
-        case MilterReplyCode.accept: self = .response(.accept)
-        case MilterReplyCode.reject: self = .response(.reject)
-        case MilterReplyCode.tempfail: self = .response(.tempfail)
-        case MilterReplyCode.discard: self = .response(.discard)
-        case MilterReplyCode.skip: self = .response(.skip)
-        case MilterReplyCode.shutdown: self = .response(.shutdown)
-        case MilterReplyCode.connectionFailure: self = .response(.connectionFailure)
-        case MilterReplyCode.replyCode: self = .response(.replyCode(try reader.cString()))
+            self = .negotiation(agreement)
+        case MilterReplyCode.continue: self = .decision(.continue)
+        case MilterReplyCode.accept: self = .decision(.accept)
+        case MilterReplyCode.reject: self = .decision(.reject)
+        case MilterReplyCode.tempfail: self = .decision(.tempfail)
+        case MilterReplyCode.discard: self = .decision(.discard)
+        case MilterReplyCode.skip: self = .decision(.skip)
+        case MilterReplyCode.shutdown: self = .decision(.shutdown)
+        case MilterReplyCode.connectionFailure: self = .decision(.connectionFailure)
+        case MilterReplyCode.replyCode: self = .decision(.replyCode(try reader.cString()))
         case MilterReplyCode.addHeader: self = .request(.addHeader(name: try reader.cString(), value: try reader.cString()))
         case MilterReplyCode.insertHeader:
             self = .request(.insertHeader(index: try reader.uint32(), name: try reader.cString(), value: try reader.cString()))
