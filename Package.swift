@@ -65,6 +65,10 @@ let package = Package(
             dependencies: ["HeloPolicy", "heloguard"]
         ),
         .testTarget(
+            name: "MilterKitTests",
+            dependencies: ["MilterKit"]
+        ),
+        .testTarget(
             name: "HeloGuardTests",
             dependencies: ["HeloGuard", "HeloPolicy", "MilterKit", "MilterTesting"]
         ),
