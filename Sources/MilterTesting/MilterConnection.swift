@@ -106,8 +106,6 @@ final class MilterConnection {
         return error
     }
 
-    var isOpen: Bool { descriptor >= 0 }
-
     func close() {
         if descriptor >= 0 { _ = Glibc.close(descriptor) }
         descriptor = -1
@@ -121,6 +119,7 @@ final class MilterConnection {
             if count < 0 {
                 if errno == EINTR { continue }
                 if errno == EAGAIN || errno == EWOULDBLOCK { throw .timedOut(waitingFor: "the milter to take \(packet)", after: timeout) }
+                if errno == EPIPE || errno == ECONNRESET { throw .connectionClosed(waitingFor: "the milter to take \(packet)") }
                 throw .system(call: "send", errno: errno)
             }
             sent += count
