@@ -67,12 +67,14 @@ public enum MilterTranscriptEntry: Equatable, Sendable {
 
 /// The milter's answer at end of message: its requests in order, then its decision.
 public struct MilterEndOfMessage: Equatable, Sendable {
+    /// Modifications, quarantine and progress notes, in the order the milter sent them.
     public var requests: [MilterRequest]
-    public var response: MilterDecision
+    /// The final decision about the message.
+    public var decision: MilterDecision
 
-    public init(requests: [MilterRequest], response: MilterDecision) {
+    public init(requests: [MilterRequest], decision: MilterDecision) {
         self.requests = requests
-        self.response = response
+        self.decision = decision
     }
 }
 
@@ -87,6 +89,7 @@ public struct MilterEndOfMessage: Equatable, Sendable {
 /// (``MTAClientOptions/timeout``). It does not play the rest of an MTA: it sends whatever
 /// events it is asked to, in that order, even after a reject or accept.
 public final class MTAClient {
+    /// What the client offers and which macros it sends.
     public let options: MTAClientOptions
     /// The milter's answer to SMFIC_OPTNEG, once negotiated.
     public private(set) var negotiation: MilterAgreement?
@@ -216,14 +219,14 @@ public final class MTAClient {
     /// text should use CR LF line ends). Stops at the first decision other than continue.
     @discardableResult
     public func body(_ bytes: [UInt8], macros: [String: String] = [:]) throws(MTAClientError) -> MilterDecision {
-        var response = MilterDecision.continue
+        var decision = MilterDecision.continue
         var offset = 0
         repeat {
             let chunk = Array(bytes[offset..<min(offset + 65535, bytes.count)])
             offset += chunk.count
-            response = try event(.body(chunk), stage: .endOfMessage, macros: macros, unless: .noBody, noReply: .noReplyBody)
-        } while offset < bytes.count && response == .continue
-        return response
+            decision = try event(.body(chunk), stage: .endOfMessage, macros: macros, unless: .noBody, noReply: .noReplyBody)
+        } while offset < bytes.count && decision == .continue
+        return decision
     }
 
     /// SMFIC_BODY with `text`'s UTF-8 bytes.
@@ -235,8 +238,8 @@ public final class MTAClient {
     /// SMFIC_BODYEOB: collects the milter's requests (header and recipient changes, quarantine,
     /// progress, ...) until its final decision. Always sent and always answered.
     public func endOfMessage(macros: [String: String] = [:]) throws(MTAClientError) -> MilterEndOfMessage {
-        let response = try event(.endOfMessage, stage: .endOfMessage, macros: macros, unless: nil, noReply: nil)
-        return MilterEndOfMessage(requests: lastRequests, response: response)
+        let decision = try event(.endOfMessage, stage: .endOfMessage, macros: macros, unless: nil, noReply: nil)
+        return MilterEndOfMessage(requests: lastRequests, decision: decision)
     }
 
     /// SMFIC_UNKNOWN: an SMTP command the MTA did not recognise (Postfix sends no macros with it).
@@ -304,10 +307,10 @@ public final class MTAClient {
                     throw .protocolViolation("modification request \(request) in answer to \(command.name); only allowed at end of message")
                 }
                 lastRequests.append(request)
-            case .decision(let response):
-                if response == .skip { skippedEventCode = command.code }
+            case .decision(let decision):
+                if decision == .skip { skippedEventCode = command.code }
                 lastDisposition = .replied
-                return response
+                return decision
             }
         }
     }

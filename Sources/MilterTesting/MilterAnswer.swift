@@ -129,8 +129,8 @@ public enum MilterAnswer: Equatable, Sendable {
                 payload.appendBigEndian(UInt32(stage.rawValue))
                 payload.appendCString(list)
             }
-        case .decision(let response):
-            switch response {
+        case .decision(let decision):
+            switch decision {
             case .continue: code = MilterReplyCode.continue
             case .accept: code = MilterReplyCode.accept
             case .reject: code = MilterReplyCode.reject

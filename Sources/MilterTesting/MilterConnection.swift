@@ -6,7 +6,7 @@ public enum MTAClientError: Error, Equatable, CustomStringConvertible {
     /// The socket specification is not `unix:/path`, `local:/path`, `inet:port@host` or
     /// `inet6:port@host` (the text says why).
     case invalidSocketSpec(String)
-    /// A system call failed.
+    /// A system call failed (`errno` 0 when the call gave its own message, as getaddrinfo does).
     case system(call: String, errno: Int32)
     /// Nothing (or not enough) arrived before the deadline.
     case timedOut(waitingFor: String, after: Duration)
@@ -20,7 +20,7 @@ public enum MTAClientError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalidSocketSpec(let problem): problem
-        case .system(let call, let code): "\(call): \(String(cString: strerror(code)))"
+        case .system(let call, let code): code == 0 ? call : "\(call): \(String(cString: strerror(code)))"
         case .timedOut(let what, let after): "timed out after \(after) waiting for \(what)"
         case .connectionClosed(let what): "the milter closed the connection while waiting for \(what)"
         case .malformedPacket(let detail): "malformed packet: \(detail)"

@@ -33,11 +33,11 @@ public enum PostfixRelay {
     public static let shutdownReply = "421 4.7.0 Server closing connection"
 
     /// The reply lines (joined by CR LF) Postfix sends for `command` after the milter answered
-    /// `response`: continue, accept, skip and discard give Postfix's positive reply (a discarded
+    /// `decision`: continue, accept, skip and discard give Postfix's positive reply (a discarded
     /// message is accepted, then dropped); reject and tempfail give Postfix's fixed texts; a
     /// reply code is relayed after ``unescapePercent(_:)``, or refused as malformed.
-    public static func reply(to response: MilterDecision, for command: Command) -> String {
-        switch response {
+    public static func reply(to decision: MilterDecision, for command: Command) -> String {
+        switch decision {
         case .continue, .accept, .skip, .discard: command.positiveReply
         case .reject: rejectReply
         case .tempfail: tempfailReply

@@ -200,7 +200,7 @@ struct HeloguardProtocolTests {
                 try client.endOfHeaders()
                 try client.body("hello\r\n")
                 let result = try client.endOfMessage()
-                #expect(result == MilterEndOfMessage(requests: action.requests, response: .continue), "\(action.helo)")
+                #expect(result == MilterEndOfMessage(requests: action.requests, decision: .continue), "\(action.helo)")
                 client.quit()
             }
         }

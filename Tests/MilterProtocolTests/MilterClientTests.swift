@@ -114,7 +114,7 @@ struct MilterClientTests {
         let milter = try ScriptedMilter()
         try milter.negotiate(MilterAgreement(steps: .postfixOffer))
         milter.reply(.decision(.accept))
-        #expect(try milter.client.endOfMessage() == MilterEndOfMessage(requests: [], response: .accept))
+        #expect(try milter.client.endOfMessage() == MilterEndOfMessage(requests: [], decision: .accept))
         #expect(try milter.received().last == .endOfMessage)
     }
 
@@ -169,7 +169,7 @@ struct MilterClientTests {
         ]
         for request in requests { milter.reply(.request(request)) }
         milter.reply(.decision(.continue))
-        #expect(try milter.client.endOfMessage() == MilterEndOfMessage(requests: requests, response: .continue))
+        #expect(try milter.client.endOfMessage() == MilterEndOfMessage(requests: requests, decision: .continue))
     }
 
     @Test("A modification before end of message is a protocol violation; quarantine and progress are not")

@@ -31,8 +31,8 @@ struct PostfixRelayTests {
     ]
 
     @Test("What the SMTP client sees", arguments: cases)
-    func rendering(_ response: MilterDecision, _ command: PostfixRelay.Command, _ expected: String) {
-        #expect(PostfixRelay.reply(to: response, for: command) == expected)
+    func rendering(_ decision: MilterDecision, _ command: PostfixRelay.Command, _ expected: String) {
+        #expect(PostfixRelay.reply(to: decision, for: command) == expected)
     }
 
     @Test("%% becomes %, a single % is dropped", arguments: [
