@@ -5,7 +5,7 @@ import MilterTesting
 import Testing
 
 /// The built heloguard binary as a milter on a unix socket, driven the way Postfix drives it.
-/// Expected replies are Postfix's (docs/postfix-helo-semantics.md): what Postfix's own
+/// Expected replies are Postfix's (postfix-helo-semantics §1, §4.4, §8): what Postfix's own
 /// smtpd_helo_restrictions would answer, relayed the way Postfix relays a milter's reply.
 @Suite("heloguard run over the milter protocol")
 struct HeloguardProtocolTests {
@@ -126,10 +126,11 @@ struct HeloguardProtocolTests {
                 client.quit()
                 let expected = try HeloguardMilter.ruleCoreReplies(configPath: milter.directory.path + "/heloguard.conf",
                                                                    client: session.client, helos: [helo], recipients: ["b@example.com"])
-                #expect(lines.dropFirst().map { String($0.drop { $0 != ":" }.dropFirst(2)) } == expected, "HELO \(helo.prefix(40))…")
+                // "RCPT <b@example.com>: reply" → "reply"
+                let replies = lines.dropFirst().map { String($0.drop { $0 != ":" }.dropFirst(2)) }
+                #expect(replies == expected, "HELO \(helo.prefix(40))…")
                 // Whatever the length, a reply Postfix accepts: well formed and within SMTP's line limit.
-                for line in lines.dropFirst() {
-                    let reply = String(line.drop { $0 != ":" }.dropFirst(2))
+                for reply in replies {
                     #expect(PostfixRelay.isWellFormed(reply) || reply == Self.ok, "\(reply.prefix(60))")
                     #expect(reply.utf8.count <= 512, "\(reply.utf8.count) bytes: \(reply.prefix(60))")
                 }

@@ -1,7 +1,7 @@
 import MilterTesting
 import Testing
 
-@Suite("Postfix's rendering of milter replies (semantics §4.4, §8.4)")
+@Suite("Postfix's rendering of milter replies (postfix-helo-semantics §4.4, §8.4)")
 struct PostfixRelayTests {
     static let cases: [(MilterDecision, PostfixRelay.Command, String)] = [
         (.continue, .recipient, "250 2.1.5 Ok"),
