@@ -74,7 +74,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MilterProtocolTests",
-            dependencies: ["MilterTesting", "heloguard"]
+            dependencies: ["MilterTesting", "MilterKit", "heloguard"]
         ),
     ]
 )

@@ -189,6 +189,8 @@ public final class HeloGuardSession: MilterHandler {
             switch event.kind {
             case .warning:
                 log.warning(event.text)
+            case .note:
+                log.info(event.text)
             case .hold, .discard:
                 // Postfix logs these for the first recipient of a transaction only.
                 guard transaction.loggedOnce.insert(event.kind).inserted else { continue }

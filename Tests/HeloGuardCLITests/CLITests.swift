@@ -148,6 +148,26 @@ struct CLITests {
         #expect(result.stderr.contains("\(path):3: warning: unknown parameter"))
     }
 
+    @Test func checkConfigWarnsAboutFilterAndStillPasses() throws {
+        let h = try CLIHarness()
+        defer { h.remove() }
+        let table = try h.write("t", "a.example OK\nb.example FILTER smtp:[127.0.0.1]:10025\n")
+        let path = try h.write("c.conf", "# FILTER\nsmtpd_helo_restrictions = check_helo_access hash:@DIR@/t\n")
+        let result = try h.run(["check-config", "--config", path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("\(path):2: warning: hash:\(table) line 2: FILTER is not available to a milter"))
+        #expect(result.stdout.contains("configuration OK"))
+    }
+
+    @Test func explainShowsTheDSNMappingAsANote() throws {
+        let h = try CLIHarness()
+        defer { h.remove() }
+        try h.write("t", "a.example REJECT 5.1.1 no\n")
+        let path = try h.write("c.conf", "smtpd_helo_restrictions = check_helo_access hash:@DIR@/t\n")
+        let result = try h.run(["test", "--config", path, "--helo", "a.example", "--rcpt", "b@example.com", "--explain"])
+        #expect(result.stdout.contains("  log: note: mapping DSN status 5.1.1 into Helo command status 5.0.0\n"), "\(result.stdout)")
+    }
+
     @Test func checkConfigReportsBrokenTableContent() throws {
         let h = try CLIHarness()
         defer { h.remove() }

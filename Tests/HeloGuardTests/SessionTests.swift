@@ -222,6 +222,25 @@ struct SessionActionTests {
 
 @Suite("HeloGuardSession: log lines")
 struct SessionLogTests {
+    @Test("INFO is a Postfix-shaped info line; a DSN mapping note is a plain line")
+    func infoAndNote() throws {
+        let s = try SessionHarness("""
+            smtpd_helo_restrictions = check_helo_access inline:{ { i.example = INFO seen }, { m.example = REJECT 5.1.1 no } }
+            """)
+        s.connect()
+        s.helo("i.example")
+        s.mail("<a@example.org>")
+        _ = s.rcpt("<b@example.com>")
+        s.helo("m.example")
+        s.mail("<a@example.org>")
+        _ = s.rcpt("<b@example.com>")
+        #expect(s.log.lines == [
+            "NOQUEUE: info: RCPT from unknown[203.0.113.7]: seen; from=<a@example.org> to=<b@example.com> helo=<i.example>",
+            "mapping DSN status 5.1.1 into Helo command status 5.0.0",
+            "NOQUEUE: reject: RCPT from unknown[203.0.113.7]: 554 5.0.0 <m.example>: Helo command rejected: no; from=<a@example.org> to=<b@example.com> helo=<m.example>",
+        ])
+    }
+
     @Test("a refusal is logged as Postfix logs it, with NOQUEUE before the queue id exists")
     func rejectLine() throws {
         let s = try SessionHarness("smtpd_helo_restrictions = reject_non_fqdn_helo_hostname")

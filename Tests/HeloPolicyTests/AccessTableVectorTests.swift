@@ -140,6 +140,6 @@ struct AccessTableVectorTests {
     @Test func addressStatusInTableTextIsMappedAndLogged() throws {
         let decision = try Self.defaultFixture.get().engine.play(
             SessionScript(helos: ["5xx.example.net"], recipients: ["b@example.com"])).recipients[0].decision
-        #expect(decision.events.contains(PolicyLogEvent(.info, "mapping DSN status 5.1.1 into Helo command status 5.0.0")))
+        #expect(decision.events.contains(PolicyLogEvent(.note, "mapping DSN status 5.1.1 into Helo command status 5.0.0")))
     }
 }

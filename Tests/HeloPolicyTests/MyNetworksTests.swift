@@ -13,6 +13,10 @@ private struct FakeTable: AccessTable {
     let entries: [String: String]
     var fails = false
 
+    var resultTexts: [TableResultText] {
+        fails ? [] : entries.values.map { TableResultText(text: $0, line: nil) }
+    }
+
     func lookup(_ key: String) -> TableLookup {
         if fails { return .failed(reason: "broken") }
         return entries[key].map { .found(value: $0, line: nil) } ?? .notFound

@@ -51,6 +51,17 @@ public enum ConfigurationLoader {
             return reference
         }
 
+        // Tables named in restriction lists are access tables: their results are actions.
+        // Each is checked once, where it is first named as one.
+        var checkedAccessTables: Set<String> = []
+        func openAccessTable(_ spec: String, _ location: SourceLocation?) throws(ConfigError) -> TableReference {
+            let reference = try open(spec, location)
+            if checkedAccessTables.insert(spec).inserted {
+                tolerated += unavailableActions(in: reference.table, namedAt: location)
+            }
+            return reference
+        }
+
         // Restriction lists: the HELO list and every restriction class.
         let classNames = KnownParameters.restrictionClasses(parameters)
         let classSet = Set(classNames)
@@ -58,7 +69,7 @@ public enum ConfigurationLoader {
             let location = parameters.location(name)
             return RestrictionListParser.parseConfigured(
                 parameters.value(name), location: location, classNames: classSet,
-                openTable: { spec throws(ConfigError) in try open(spec, location) }, diagnostics: &fatal)
+                openTable: { spec throws(ConfigError) in try openAccessTable(spec, location) }, diagnostics: &fatal)
         }
         let heloRestrictions = parseList("smtpd_helo_restrictions")
         var classes: [String: [Restriction]] = [:]
@@ -113,6 +124,20 @@ public enum ConfigurationLoader {
             throw ConfigError(sorted(fatal + tolerated))
         }
         return LoadedConfiguration(policy: policy, parameters: parameters, diagnostics: sorted(fatal + tolerated))
+    }
+
+    /// Warnings for access-table results a milter cannot carry out. Postfix's `FILTER
+    /// transport:destination` sets a content filter, which the milter protocol has no way to
+    /// do: heloguard only logs it when it fires, so the message goes on unfiltered. `location`
+    /// is where the table is named; the table's own line, when it has one, is in the message.
+    static func unavailableActions(in table: any AccessTable, namedAt location: SourceLocation?) -> [ConfigDiagnostic] {
+        table.resultTexts.compactMap { result in
+            // The same first-word reading as at lookup time (case-insensitive).
+            guard AccessAction(result.text).command == .filter else { return nil }
+            let entry = result.line.map { "\(table.spec) line \($0)" } ?? table.spec
+            return .warning(location,
+                "\(entry): FILTER is not available to a milter: the message would be delivered without the content filter")
+        }
     }
 
     /// Errors first, then by file and line.

@@ -90,7 +90,7 @@ struct AccessAction: Sendable, Hashable {
         let first = String(UnicodeScalar(bytes[0]))
         let fixed = first + replacement.dropFirst()
         if dsn.dropFirst(2) != replacement.dropFirst(2) {
-            events.append(PolicyLogEvent(.info, "mapping DSN status \(dsn) into \(replyClass.rawValue) status \(fixed)"))
+            events.append(PolicyLogEvent(.note, "mapping DSN status \(dsn) into \(replyClass.rawValue) status \(fixed)"))
         }
         return fixed
     }

@@ -23,7 +23,7 @@ public enum Verdict: Sendable, Hashable {
 
 /// Something the restrictions want written to the mail log, in Postfix's words: the `kind` is
 /// the word Postfix logs (`reject`, `reject_warning`, `warn`, `hold`, ...) and `text` what follows
-/// `RCPT from client: `.
+/// `RCPT from client: `. For `warning` and `note` the text is the whole message instead.
 public struct PolicyLogEvent: Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable {
         case reject
@@ -38,6 +38,10 @@ public struct PolicyLogEvent: Sendable, Hashable, CustomStringConvertible {
         case permit
         /// A problem with the configuration found while evaluating (Postfix's `warning:` lines).
         case warning
+        /// A plain diagnostic line, which Postfix logs with neither a severity word nor the
+        /// `RCPT from client:` part (its `msg_info()`), e.g. `mapping DSN status ...`. Not the
+        /// INFO table action, which is `info` and has the Postfix reject-style shape.
+        case note
     }
 
     public let kind: Kind

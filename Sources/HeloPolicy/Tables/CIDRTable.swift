@@ -22,6 +22,14 @@ public struct CIDRTable: AccessTable {
     public var matchesFixedStrings: Bool { false }
     let rules: [Rule]
 
+    /// The result of every match rule, in file order. Rules Postfix skipped are not here.
+    public var resultTexts: [TableResultText] {
+        rules.compactMap { rule in
+            guard case let .match(_, _, value, line) = rule else { return nil }
+            return TableResultText(text: value, line: line)
+        }
+    }
+
     public func lookup(_ key: String) -> TableLookup {
         guard let address = IPAddress(key) else { return .notFound }
         var index = 0

@@ -24,6 +24,11 @@ struct ByteKey: Hashable, Sendable {
 struct StoredEntry: Sendable {
     let value: String
     let line: Int?
+
+    /// The results of a fixed-string table's entries, in `TableResultText.sorted` order.
+    static func resultTexts(_ entries: [ByteKey: StoredEntry]) -> [TableResultText] {
+        TableResultText.sorted(entries.values.map { TableResultText(text: $0.value, line: $0.line) })
+    }
 }
 
 /// Byte-level helpers shared by the table parsers. Table files can be large (100,000 entries
@@ -187,6 +192,9 @@ public struct FixedStringTable: AccessTable {
 
     /// Number of distinct keys.
     public var count: Int { entries.count }
+
+    /// The value of every entry (the first one for a duplicated key), ordered by line.
+    public var resultTexts: [TableResultText] { StoredEntry.resultTexts(entries) }
 
     public func lookup(_ key: String) -> TableLookup {
         guard let entry = entries[ByteKey(folding: key)] else { return .notFound }

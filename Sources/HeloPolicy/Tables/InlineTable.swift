@@ -14,6 +14,9 @@ public struct InlineTable: AccessTable {
     /// Number of distinct keys.
     public var count: Int { entries.count }
 
+    /// The value of every item (the last one for a repeated key), without lines, by text.
+    public var resultTexts: [TableResultText] { StoredEntry.resultTexts(entries) }
+
     public func lookup(_ key: String) -> TableLookup {
         guard let entry = entries[ByteKey(folding: key)] else { return .notFound }
         return .found(value: entry.value, line: entry.line)

@@ -37,6 +37,9 @@ public struct PCRETable: AccessTable {
         return PCRETable(spec: spec, rules: rules)
     }
 
+    /// The replacement text of every rule, as written (`$n` not filled in), in file order.
+    public var resultTexts: [TableResultText] { rules.resultTexts }
+
     public func lookup(_ key: String) -> TableLookup {
         rules.lookup(key, spec: spec)
     }

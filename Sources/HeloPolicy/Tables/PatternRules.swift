@@ -105,6 +105,9 @@ struct PatternReplacement: Sendable, Equatable {
 
     let pieces: [Piece]
 
+    /// The result text as written in the rule: `$n` references unexpanded, `$$` still doubled.
+    let text: String
+
     /// The largest group number used, 0 when the text is constant. Kept as Postfix's
     /// unsigned value so that absurd indexes end up "out of range" as they do there.
     let highestGroup: UInt64
@@ -191,7 +194,7 @@ struct PatternReplacement: Sendable, Equatable {
         }
         if failed { return nil }
         if !literal.isEmpty { pieces.append(.literal(literal)) }
-        return PatternReplacement(pieces: pieces, highestGroup: highest)
+        return PatternReplacement(pieces: pieces, text: shown, highestGroup: highest)
     }
 
     /// The result for one match: literal text with each `$n` replaced by the bytes group `n`
@@ -262,6 +265,14 @@ struct PatternRuleSet<Matcher: PatternMatcher>: Sendable {
     }
 
     let rules: [Rule]
+
+    /// The replacement text of every match rule, as written, in file order.
+    var resultTexts: [TableResultText] {
+        rules.compactMap { rule in
+            guard case .match(_, _, let replacement, let line) = rule else { return nil }
+            return TableResultText(text: replacement.text, line: line)
+        }
+    }
 
     /// Reads a rule file. `compile` turns one pattern into a matcher or returns the engine's
     /// complaint (reported as an error for that line).

@@ -12,6 +12,9 @@ public struct StaticTable: AccessTable {
         self.value = value
     }
 
+    /// The one value, which has no line: it is written in main.cf.
+    public var resultTexts: [TableResultText] { [TableResultText(text: value, line: nil)] }
+
     public func lookup(_ key: String) -> TableLookup {
         .found(value: value, line: nil)
     }

@@ -26,6 +26,8 @@ public struct SurrogateTable: AccessTable {
     /// Why the table is unusable, e.g. `/etc/postfix/t, line 3: duplicate entry: "x"`.
     public let reason: String
     public var matchesFixedStrings: Bool { false }
+    /// None: every lookup fails.
+    public var resultTexts: [TableResultText] { [] }
 
     public init(spec: String, reason: String) {
         self.spec = spec
