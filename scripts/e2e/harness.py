@@ -37,6 +37,8 @@ API (kept stable; new things are only ever added):
   (SIGTERM, returns the exit code), ``kill()``, ``alive()``, ``log()``, ``wait_for_log()``.
   Always killed at exit.
 * ``Daemon(argv, stderr_path)`` -- any other helper process, tracked and killed at exit.
+* ``LogFile(path)`` -- a log being written: ``mark()``, ``read(since)``, ``wait_for()``,
+  ``settle()`` (what Daemon's and PrivatePostfix's log methods use).
 * ``SMTPClient(address, source=None, timeout=10)`` and ``run_session(address, commands,
   source=None, timeout=10) -> [Exchange]`` -- a raw-socket SMTP client that records every
   reply exactly (multi-line replies included). A command is ``str``/``bytes`` (one line, CRLF
@@ -44,6 +46,8 @@ API (kept stable; new things are only ever added):
 * ``heloguard_binary(argv)`` -- the binary named by ``argv[0]`` or ``$HELOGUARD_BINARY``.
 * ``write_file(path, text)`` -- writes a config or table file dated 10 s back (Postfix waits
   ~2 s before it reads a file modified just now).
+* ``run_main(main)`` -- ``sys.exit(main())``, a HarnessError exiting 2 with its message.
+* ``is_socket(path)`` -- whether a path is a socket.
 * ``cleanup()`` -- stop everything started so far (also registered with atexit and run on
   SIGTERM/SIGINT/SIGHUP).
 """
@@ -70,6 +74,7 @@ __all__ = [
     "DEFAULT_HOSTNAME", "HarnessError", "Sandbox", "enter_sandbox", "in_sandbox", "TempDir",
     "PrivatePostfix", "Heloguard", "Daemon", "Reply", "Exchange", "Message", "Pause",
     "SMTPClient", "run_session", "heloguard_binary", "write_file", "wait_until", "cleanup",
+    "LogFile", "run_main", "is_socket",
 ]
 
 DEFAULT_HOSTNAME = "mx.e2e.test"
@@ -297,6 +302,52 @@ class TempDir:
 
 
 # --------------------------------------------------------------------------------------------
+# Log files
+# --------------------------------------------------------------------------------------------
+
+class LogFile:
+    """A log file that is still being written: read it from an offset (a `mark()` taken
+    earlier), wait for a line, wait until it stops growing. A missing file reads as empty."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def mark(self) -> int:
+        """The current size; pass it as `since` to read only what comes later."""
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def read(self, since: int = 0) -> str:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(since)
+                return f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_for(self, pattern: str, timeout: float = 10, since: int = 0) -> re.Match:
+        """Waits until the text after offset `since` matches the regular expression `pattern`
+        (multi-line mode: ^ and $ match at each line); returns the match."""
+        regex = re.compile(pattern, re.M)
+        return wait_until(lambda: regex.search(self.read(since)), timeout,
+                          what=f"{pattern!r} in {self.path}")
+
+    def settle(self, quiet: float = 0.3, timeout: float = 10) -> None:
+        """Waits until the file has not grown for `quiet` seconds (at most `timeout`)."""
+        deadline = time.monotonic() + timeout
+        size, since = self.mark(), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            now = self.mark()
+            if now != size:
+                size, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return
+
+
+# --------------------------------------------------------------------------------------------
 # Helper processes
 # --------------------------------------------------------------------------------------------
 
@@ -369,32 +420,19 @@ class Daemon:
             self._cleanup = None
 
     def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return LogFile(self.log_path).read()
 
     def log_mark(self) -> int:
         """The current size of the log; pass it as `since` to read only what comes later."""
-        try:
-            return self.log_path.stat().st_size
-        except FileNotFoundError:
-            return 0
+        return LogFile(self.log_path).mark()
 
     def log_since(self, mark: int) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(mark)
-                return f.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return LogFile(self.log_path).read(mark)
 
     def wait_for_log(self, pattern: str, timeout: float = 10, since: int = 0) -> re.Match:
         """Waits until a line of the log (after offset `since`) matches the regular expression
         `pattern`; returns the match."""
-        regex = re.compile(pattern, re.M)
-        return wait_until(lambda: regex.search(self.log_since(since)), timeout,
-                          what=f"{pattern!r} in {self.log_path}")
+        return LogFile(self.log_path).wait_for(pattern, timeout, since)
 
 
 def _socket_accepts(path: Path) -> bool:
@@ -717,38 +755,20 @@ class PrivatePostfix:
     # -- log -------------------------------------------------------------------------------------
 
     def maillog(self, since: int = 0) -> str:
-        try:
-            with open(self.maillog_path, "rb") as f:
-                f.seek(since)
-                return f.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return LogFile(self.maillog_path).read(since)
 
     def log_mark(self) -> int:
         """The current size of the maillog; pass it as `since` to read only later lines."""
-        try:
-            return self.maillog_path.stat().st_size
-        except FileNotFoundError:
-            return 0
+        return LogFile(self.maillog_path).mark()
 
     def wait_for_log(self, pattern: str, timeout: float = 10, since: int = 0) -> re.Match:
         """Waits until the maillog (after offset `since`) matches the regular expression."""
-        regex = re.compile(pattern, re.M)
-        return wait_until(lambda: regex.search(self.maillog(since)), timeout,
-                          what=f"{pattern!r} in {self.maillog_path}")
+        return LogFile(self.maillog_path).wait_for(pattern, timeout, since)
 
     def settle_log(self, quiet: float = 0.3, timeout: float = 10) -> None:
         """Waits until the maillog has not grown for `quiet` seconds (postlogd writes
         asynchronously), so that a following maillog() sees the lines of finished sessions."""
-        deadline = time.monotonic() + timeout
-        size, since = self.log_mark(), time.monotonic()
-        while time.monotonic() < deadline:
-            time.sleep(0.05)
-            now = self.log_mark()
-            if now != size:
-                size, since = now, time.monotonic()
-            elif time.monotonic() - since >= quiet:
-                return
+        LogFile(self.maillog_path).settle(quiet, timeout)
 
 
 # --------------------------------------------------------------------------------------------
@@ -949,6 +969,17 @@ def write_file(path: Path, text: str | bytes, mode: int = 0o644) -> Path:
     past = time.time() - 10
     os.utime(path, (past, past))
     return path
+
+
+def run_main(main: Callable[[], int]) -> None:
+    """Runs a runner's main() and exits with its status; a HarnessError (the harness could not
+    do its part: Postfix would not start, ...) is printed and exits 2."""
+    try:
+        status = main()
+    except HarnessError as error:
+        print(f"harness error: {error}", file=sys.stderr)
+        status = 2
+    sys.exit(status)
 
 
 def heloguard_binary(argv: Sequence[str]) -> Path:
