@@ -6,7 +6,7 @@ import Glibc
 
 /// `heloguard run`: loads the configuration, opens the milter socket, drops privileges and
 /// serves until SIGTERM/SIGINT/SIGHUP; SIGUSR1 reloads the configuration and its tables.
-public struct HeloGuardService {
+public struct HeloGuardService: Sendable {
     public struct Options: Sendable {
         public var configPath: String
         public var socket: String
@@ -92,7 +92,8 @@ public struct HeloGuardService {
             }
         }
 
-        SignalWatcher.onUSR1 {
+        let pidFile = options.pidFile
+        SignalWatcher.watch(reload: {
             do throws(ConfigError) {
                 let next = try store.reload()
                 log.info("reload: \(store.path) loaded (configuration #\(next.generation)); new connections use it")
@@ -100,7 +101,15 @@ public struct HeloGuardService {
             } catch {
                 log.error("reload refused: \(error.diagnostics.filter { $0.severity == .error }.map(\.description).joined(separator: "; ")); keeping the previous configuration")
             }
-        }
+        }, stop: { signal in
+            log.info("\(signal) received; stopping")
+            MilterRunner.stop()
+            // libmilter ends its main loop within a few seconds; should it not, do not linger.
+            sleep(Self.stopDeadlineSeconds)
+            log.warning("libmilter did not stop within \(Self.stopDeadlineSeconds) s; exiting")
+            Self.removeFiles(socket: socket, pidFile: pidFile)
+            _exit(0)
+        })
 
         log.info("starting heloguard \(options.version) (libmilter \(MilterRunner.libraryVersion)) on \(socket) with \(store.path)")
         var status: Int32 = 0
@@ -111,11 +120,18 @@ public struct HeloGuardService {
             log.error("\(error.description); stopping")
             status = 1
         }
-        // libmilter leaves the socket file behind; best effort (after --user the directory may
-        // not let us), the next start removes a stale one anyway.
-        if let path = socket.path { unlink(path) }
-        if let pidFile = options.pidFile { unlink(pidFile) }
+        Self.removeFiles(socket: socket, pidFile: options.pidFile)
         return status
+    }
+
+    /// How long a stop signal may take before heloguard exits without libmilter's help.
+    static let stopDeadlineSeconds: UInt32 = 12
+
+    /// libmilter leaves the socket file behind; best effort (after --user the directory may not
+    /// let us), the next start removes a stale one anyway.
+    static func removeFiles(socket: MilterSocket, pidFile: String?) {
+        if let path = socket.path { unlink(path) }
+        if let pidFile { unlink(pidFile) }
     }
 
     /// Problems found while loading that do not prevent running. A broken table is one: as in

@@ -16,25 +16,38 @@ public enum SignalWatcher {
         Glibc.signal(SIGPIPE, SIG_IGN)
     }
 
-    /// Starts a thread that waits for SIGUSR1 and calls `action` for each one, on that thread.
-    public static func onUSR1(_ action: @escaping @Sendable () -> Void) {
-        let box = Unmanaged.passRetained(ActionBox(action)).toOpaque()
+    /// Starts a thread that waits for SIGUSR1 (calls `reload`) and for the stop signals
+    /// (calls `stop` with the signal's name). libmilter's own thread waits for the stop signals
+    /// too and the kernel hands each one to one of the two waiters, so both paths must stop the
+    /// milter. Actions run on this thread.
+    public static func watch(reload: @escaping @Sendable () -> Void, stop: @escaping @Sendable (String) -> Void) {
+        let box = Unmanaged.passRetained(ActionBox(reload: reload, stop: stop)).toOpaque()
         var thread = pthread_t()
         pthread_create(&thread, nil, { raw in
-            let action = Unmanaged<ActionBox>.fromOpaque(raw!).takeRetainedValue().action
+            let actions = Unmanaged<ActionBox>.fromOpaque(raw!).takeRetainedValue()
             var set = sigset_t()
             sigemptyset(&set)
-            sigaddset(&set, SIGUSR1)
+            for signal in [SIGHUP, SIGTERM, SIGINT, SIGUSR1] { sigaddset(&set, signal) }
             var received: Int32 = 0
             while true {
-                if sigwait(&set, &received) == 0, received == SIGUSR1 { action() }
+                guard sigwait(&set, &received) == 0 else { continue }
+                switch received {
+                case SIGUSR1: actions.reload()
+                case SIGTERM: actions.stop("SIGTERM")
+                case SIGINT: actions.stop("SIGINT")
+                default: actions.stop("SIGHUP")
+                }
             }
         }, box)
         pthread_detach(thread)
     }
 
     private final class ActionBox {
-        let action: @Sendable () -> Void
-        init(_ action: @escaping @Sendable () -> Void) { self.action = action }
+        let reload: @Sendable () -> Void
+        let stop: @Sendable (String) -> Void
+        init(reload: @escaping @Sendable () -> Void, stop: @escaping @Sendable (String) -> Void) {
+            self.reload = reload
+            self.stop = stop
+        }
     }
 }
