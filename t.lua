@@ -1,7 +1,0 @@
-dofile(lib .. "/session.lua")
-local conn = open_session("203.0.113.7", "mail.example.net")
-mail_from(conn, "<a@example.org>")
-rcpt_to(conn, "<b@example.com>")
-mt.eom(conn)
-mt.echo("MT_QUARANTINE: " .. tostring(mt.eom_check(conn, MT_QUARANTINE)))
-close_session(conn)
