@@ -12,6 +12,7 @@ struct LibmilterContext: MilterContext {
 
     func setReply(_ reply: MilterReply) -> Bool {
         let lines = reply.wireLines
+        guard lines.count <= MilterReply.wireLineCountLimit else { return false }
         if lines.count == 1 {
             return CMilter_setreply(pointer, reply.code, reply.enhancedCode, lines[0]) == 0
         }

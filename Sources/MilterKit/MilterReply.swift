@@ -60,10 +60,34 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { smtpLines.joined(separator: "\r\n") }
 
+    /// The most text libmilter takes for one line of a reply, in bytes.
+    public static let wireLineLimit = 980
+    /// The most lines libmilter takes for one reply (heloguard's C shim passes up to this many).
+    public static let wireLineCountLimit = 8
+
     /// The text as libmilter must be given it: the MTA treats it as a format string, so each
-    /// `%` is doubled (Postfix drops a single `%`, Sendmail discards the whole text).
+    /// `%` is doubled (Postfix drops a single `%`, Sendmail discards the whole text). A line
+    /// longer than libmilter's limit is split into several lines (never inside a `%%` pair or a
+    /// character), so the client still receives the whole text rather than a failure.
     public var wireLines: [String] {
-        lines.map { $0.replacingAll("%", with: "%%") }
+        var result: [String] = []
+        for line in lines {
+            var chunk = ""
+            var chunkBytes = 0
+            for character in line {
+                let piece = character == "%" ? "%%" : String(character)
+                let size = piece.utf8.count
+                if chunkBytes + size > Self.wireLineLimit {
+                    result.append(chunk)
+                    chunk = ""
+                    chunkBytes = 0
+                }
+                chunk += piece
+                chunkBytes += size
+            }
+            result.append(chunk)
+        }
+        return result
     }
 
     static func isEnhancedCode(_ text: String) -> Bool {
@@ -82,14 +106,3 @@ extension Character {
     var isASCIIDigit: Bool { isASCII && isNumber }
 }
 
-extension String {
-    func replacingAll(_ target: Character, with replacement: String) -> String {
-        guard contains(target) else { return self }
-        var result = ""
-        result.reserveCapacity(utf8.count + 8)
-        for character in self {
-            if character == target { result += replacement } else { result.append(character) }
-        }
-        return result
-    }
-}

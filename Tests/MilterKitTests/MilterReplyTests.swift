@@ -1,3 +1,4 @@
+import Foundation
 import MilterKit
 import Testing
 
@@ -43,6 +44,20 @@ struct MilterReplyTests {
         let reply = try MilterReply(code: "550", enhancedCode: "5.7.1", lines: ["100% sure\r\nno"])
         #expect(reply.wireLines == ["100%% sure  no"])
         #expect(reply.smtpLines == ["550 5.7.1 100% sure  no"])
+    }
+
+    @Test("a text longer than libmilter's 980-byte limit is split into lines, never inside %% or a character", arguments: [
+        (String(repeating: "a", count: 2000), [980, 980, 40]),
+        (String(repeating: "%", count: 600), [980, 220]),
+        ("x" + String(repeating: "ü", count: 600), [979, 222]),
+        (String(repeating: "b", count: 980), [980]),
+    ])
+    func longText(_ text: String, _ sizes: [Int]) throws {
+        let reply = try MilterReply(code: "504", enhancedCode: "5.5.2", lines: [text])
+        let wire = reply.wireLines
+        #expect(wire.map(\.utf8.count) == sizes)
+        #expect(wire.joined() == text.replacingOccurrences(of: "%", with: "%%"))
+        #expect(wire.allSatisfy { !$0.hasSuffix("%") || $0.hasSuffix("%%") })
     }
 
     @Test("multi-line replies continue with a dash")
