@@ -18,6 +18,8 @@ public final class HeloGuardSession: MilterHandler {
 
     private var connected = false
     private var facts = SessionFacts()
+    /// The accepted HELO name as Postfix stores and logs it (sanitised), made once per HELO.
+    private var storedHelo: String?
     /// With `smtpd_delay_reject = no`: a `defer_if_permit` raised at HELO, applied to every recipient.
     private var heloDeferral: SMTPReply?
     private var transaction = Transaction()
@@ -37,7 +39,7 @@ public final class HeloGuardSession: MilterHandler {
     // MARK: - Events
 
     public func negotiation() -> MilterNegotiation {
-        HeloGuardFactory.negotiation(for: configuration.policy)
+        configuration.negotiation
     }
 
     public func connect(client: MilterClient, context: any MilterContext) -> MilterResponse {
@@ -60,7 +62,7 @@ public final class HeloGuardSession: MilterHandler {
     public func helo(_ name: String, context: any MilterContext) -> MilterResponse {
         heloDeferral = nil
         guard !configuration.policy.delayReject else {
-            facts.heloArgument = name
+            accept(helo: name)
             return .continue
         }
         // Delayed rejection off: decide now. Postfix would refuse the HELO command itself; a
@@ -70,7 +72,7 @@ public final class HeloGuardSession: MilterHandler {
         if let reply = result.decision.verdict.reply {
             return .refuse(Self.milterReply(reply))
         }
-        facts.heloArgument = name
+        accept(helo: name)
         heloDeferral = result.pendingDeferral
         return .continue
     }
@@ -83,7 +85,7 @@ public final class HeloGuardSession: MilterHandler {
         facts.saslUsername = context.macro("{auth_authen}").flatMap { $0.isEmpty ? nil : $0 }
         guard connected else { return .tempfail(Self.internalErrorReply) }
         if let refusal = engine.checkMail(facts) {
-            log.info("NOQUEUE: reject: MAIL from \(facts.clientNameAndAddress): \(refusal.line);\(envelope(recipient: nil))")
+            log.info("NOQUEUE: reject: MAIL from \(facts.clientNameAndAddress): \(refusal.line);\(envelope(recipient: nil, helo: storedHelo))")
             return .refuse(Self.milterReply(refusal))
         }
         return .continue
@@ -97,7 +99,7 @@ public final class HeloGuardSession: MilterHandler {
         let decision = engine.decide(recipient: recipient, facts: facts, heloDeferral: heloDeferral)
         let queueID = context.macro("i").flatMap { $0.isEmpty ? nil : $0 } ?? "NOQUEUE"
         writeEvents(decision.events, command: "RCPT", queueID: queueID, recipient: RecipientAddress.bare(recipient),
-                    helo: facts.heloArgument.map(HeloName.stored))
+                    helo: storedHelo)
         switch decision.verdict {
         case .reject(let reply), .defer(let reply):
             return .refuse(Self.milterReply(reply))
@@ -155,6 +157,11 @@ public final class HeloGuardSession: MilterHandler {
 
     // MARK: - Helpers
 
+    private func accept(helo name: String) {
+        facts.heloArgument = name
+        storedHelo = HeloName.stored(name)
+    }
+
     /// A rule-core reply as a milter reply. The rule core only builds valid replies; should one
     /// ever be unusable the answer is a temporary failure, never a 5xx of our making.
     static func milterReply(_ reply: SMTPReply) -> MilterReply {
@@ -175,11 +182,11 @@ public final class HeloGuardSession: MilterHandler {
 
     /// `; from=<s> to=<r> helo=<h>`, as Postfix ends its log lines (no `proto=`: a milter is not
     /// told whether the client said HELO or EHLO).
-    private func envelope(recipient: String?, helo: String? = nil) -> String {
+    private func envelope(recipient: String?, helo: String?) -> String {
         var text = ""
         if let sender = facts.sender { text += " from=<\(sender)>" }
         if let recipient { text += " to=<\(recipient)>" }
-        if let helo = helo ?? facts.heloArgument.map(HeloName.stored) { text += " helo=<\(helo)>" }
+        if let helo { text += " helo=<\(helo)>" }
         if let user = facts.saslUsername { text += " sasl_username=\(user)" }
         return text
     }

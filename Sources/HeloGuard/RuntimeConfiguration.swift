@@ -1,4 +1,5 @@
 import HeloPolicy
+import MilterKit
 import Synchronization
 
 /// One loaded configuration: the parsed parameters, the policy and the engine that applies it.
@@ -9,12 +10,15 @@ public final class RuntimeConfiguration: Sendable {
     public let engine: HeloPolicyEngine
     /// Counts loads since start (1 = the configuration read at start).
     public let generation: Int
+    /// What connections under this configuration ask of the MTA; worked out once, not per connection.
+    public let negotiation: MilterNegotiation
 
     public init(path: String, loaded: LoadedConfiguration, generation: Int) {
         self.path = path
         self.loaded = loaded
         self.engine = HeloPolicyEngine(config: loaded.policy)
         self.generation = generation
+        self.negotiation = HeloGuardFactory.negotiation(for: loaded.policy)
     }
 
     public var policy: PolicyConfig { loaded.policy }
