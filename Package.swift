@@ -26,6 +26,14 @@ let package = Package(
             name: "HeloPolicy",
             dependencies: ["CPCRE2", "CIDN2"]
         ),
+        // libunbound, through a module map of our own (Debian's pkg-config file for it is broken).
+        .systemLibrary(name: "CUnbound"),
+        // The real resolver behind the rule core's DNS restrictions: one shared libunbound
+        // context with a hard deadline per lookup.
+        .target(
+            name: "HeloDNS",
+            dependencies: ["HeloPolicy", "CUnbound"]
+        ),
         // The only code that includes <libmilter/mfapi.h>: const-correct, non-variadic wrappers
         // around libmilter that Swift can call (see CMilter/include/CMilter.h).
         .target(
@@ -41,7 +49,7 @@ let package = Package(
         // The application as a library: the per-connection session, logging, reload.
         .target(
             name: "HeloGuard",
-            dependencies: ["HeloPolicy", "MilterKit"]
+            dependencies: ["HeloPolicy", "HeloDNS", "MilterKit"]
         ),
         // Test support: the MTA side of the milter protocol and a recording milter context.
         .target(
@@ -52,6 +60,7 @@ let package = Package(
             name: "heloguard",
             dependencies: [
                 "HeloPolicy",
+                "HeloDNS",
                 "HeloGuard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -59,6 +68,10 @@ let package = Package(
         .testTarget(
             name: "HeloPolicyTests",
             dependencies: ["HeloPolicy"]
+        ),
+        .testTarget(
+            name: "HeloDNSTests",
+            dependencies: ["HeloDNS", "HeloPolicy"]
         ),
         .testTarget(
             name: "HeloGuardCLITests",

@@ -74,6 +74,8 @@ public struct PolicyConfig: Sendable {
     public var nullAccessLookupKey: String
     /// `myorigin`: the domain Postfix appends to an address without one.
     public var myOrigin: String
+    /// `dns_servers`, `dns_timeout`: where and how the DNS restrictions ask.
+    public var dns: DNSSettings
 
     public init(
         heloRestrictions: [Restriction] = [], restrictionClasses: [String: [Restriction]] = [:],
@@ -82,7 +84,8 @@ public struct PolicyConfig: Sendable {
         myNetworks: (any ClientNetworkMatching)? = nil,
         impersonation: ImpersonationIdentity = ImpersonationIdentity(),
         unknownHeloTempfailAction: TempfailAction = .deferIfPermit,
-        nullAccessLookupKey: String = "<>", myOrigin: String = "localhost.localdomain"
+        nullAccessLookupKey: String = "<>", myOrigin: String = "localhost.localdomain",
+        dns: DNSSettings = DNSSettings()
     ) {
         self.heloRestrictions = heloRestrictions
         self.restrictionClasses = restrictionClasses
@@ -96,5 +99,6 @@ public struct PolicyConfig: Sendable {
         self.unknownHeloTempfailAction = unknownHeloTempfailAction
         self.nullAccessLookupKey = nullAccessLookupKey
         self.myOrigin = myOrigin
+        self.dns = dns
     }
 }

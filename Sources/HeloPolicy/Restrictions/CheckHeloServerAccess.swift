@@ -66,7 +66,7 @@ extension Evaluation {
             for type in [DNSRecordType.a, .aaaa] {
                 switch resolver.lookup(server, type: type) {
                 case .records(let found): addresses += found
-                case .temporaryFailure(let why), .malformed(let why): failure = why
+                case .temporaryFailure(let why), .malformed(let why), .failed(let why): failure = why
                 case .notFound, .nullMX: break
                 }
             }
@@ -91,6 +91,7 @@ extension Evaluation {
         case .nullMX: return "Null MX"
         case .temporaryFailure(let why): return "Host not found, try again (\(why))"
         case .malformed(let why): return "Malformed DNS server reply (\(why))"
+        case .failed(let why): return "Non-recoverable error (\(why))"
         }
     }
 }

@@ -18,7 +18,7 @@ extension Evaluation {
         switch resolver.lookup(query, type: .a) {
         case .records(let found): addresses = found
         case .notFound, .nullMX: return .dunno
-        case .temporaryFailure(let why), .malformed(let why):
+        case .temporaryFailure(let why), .malformed(let why), .failed(let why):
             events.append(PolicyLogEvent(.warning, "\(query): RBL lookup error: \(why)"))
             return .dunno
         }

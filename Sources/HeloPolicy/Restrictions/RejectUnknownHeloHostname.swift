@@ -26,21 +26,22 @@ extension Evaluation {
         case .malformed:
             return refuse(.policy, code: config.codes.unknownHostname, dsn: "4.7.1",
                           text: rejectionText(helo, .helo, "Malformed DNS server reply"))
-        case .notFound:
+        case .notFound, .failed:
             return refuse(.policy, code: config.codes.unknownHostname, dsn: "4.7.1",
                           text: rejectionText(helo, .helo, "Host not found"))
         }
     }
 
     /// A, then AAAA, then MX, stopping at the first that has records; otherwise the worst
-    /// status seen, ranked as Postfix ranks them (temporary failure > malformed > null MX >
-    /// not found).
+    /// status seen, ranked as Postfix ranks them (temporary failure > malformed > failure >
+    /// null MX > not found).
     private func existenceAnswer(_ name: String) -> DNSAnswer {
         var worst = DNSAnswer.notFound
         func rank(_ answer: DNSAnswer) -> Int {
             switch answer {
-            case .temporaryFailure: return 3
-            case .malformed: return 2
+            case .temporaryFailure: return 4
+            case .malformed: return 3
+            case .failed: return 2
             case .nullMX: return 1
             case .notFound, .records: return 0
             }

@@ -1,0 +1,2 @@
+import CUnbound
+import HeloPolicy
