@@ -27,7 +27,8 @@ public enum DNSAnswer: Sendable, Hashable {
 /// How the rule core asks DNS questions; the DNS module provides the real one.
 ///
 /// Record data comes back in DNS order as text: dotted/colon addresses for A and AAAA, host
-/// names without the trailing dot for MX (preference dropped, sorted by preference) and NS,
+/// names without the trailing dot for MX (preference dropped, DNS order kept, as Postfix's
+/// `check_server_access()` uses it) and NS,
 /// and for TXT the first character-string of each record (as Postfix uses it). CNAME chains
 /// are followed. An implementation must return within its own deadline.
 public protocol HeloResolver: Sendable {
