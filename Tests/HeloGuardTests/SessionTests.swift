@@ -291,9 +291,9 @@ struct NegotiationTests {
         let texts = ["smtpd_helo_restrictions = reject_non_fqdn_helo_hostname", "smtpd_helo_restrictions = permit",
                      "smtpd_helo_restrictions = no_such_restriction"]
         let index = Counter()
-        let store = try ConfigurationStore(path: "test.conf") { path throws(ConfigError) in
+        let store = try ConfigurationStore(path: "test.conf", loader: { path throws(ConfigError) in
             try ConfigurationLoader.load(text: texts[index.next()], file: path, interfaces: [])
-        }
+        }, makeResolver: { ResolverSetup(resolver: UnavailableResolver(), settings: $0) })
         let log = RecordingLog()
         let factory = HeloGuardFactory(store: store, log: log)
         let before = factory.makeHandler()
