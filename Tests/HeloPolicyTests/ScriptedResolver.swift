@@ -2,7 +2,8 @@ import Foundation
 @testable import HeloPolicy
 
 /// A resolver for tests: a zone of names and record types with their answers, and a record of
-/// every question asked, in order. Names are matched case-insensitively, as DNS matches them;
+/// every question asked, in order. Names are matched case-insensitively, as DNS matches them,
+/// and with or without one trailing dot;
 /// a listed name answers "not found" for the types it does not list (NODATA), an unlisted name
 /// answers "not found" (NXDOMAIN). Safe to call from any thread.
 final class ScriptedResolver: HeloResolver, @unchecked Sendable {
@@ -34,7 +35,10 @@ final class ScriptedResolver: HeloResolver, @unchecked Sendable {
         lock.lock()
         asked.append(Question(name: name, type: type))
         lock.unlock()
-        return zone[name.lowercased()]?[type] ?? .notFound
+        // "name." and "name" are the same absolute name to a resolver.
+        var key = name.lowercased()
+        if key.count > 1, key.hasSuffix(".") { key.removeLast() }
+        return zone[key]?[type] ?? .notFound
     }
 
     /// Every question so far, in order.
