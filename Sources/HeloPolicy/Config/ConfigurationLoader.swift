@@ -119,7 +119,8 @@ public enum ConfigurationLoader {
         let rrListLimit = KnownParameters.integer(parameters.value("dns_rr_list_limit")).flatMap { $0 > 0 ? $0 : nil } ?? 100
 
         // reject_rhsbl_helo replies: rbl_reply_maps, default_rbl_reply, smtpd_expansion_filter.
-        let rbl = try rblReplySettings(parameters, open: open, fatal: &fatal, tolerated: &tolerated)
+        let (rbl, rblDiagnostics) = rblReplySettings(parameters, open: open)
+        fatal += rblDiagnostics
 
         let policy = PolicyConfig(
             heloRestrictions: heloRestrictions, restrictionClasses: classes,
@@ -183,15 +184,16 @@ public enum ConfigurationLoader {
     /// `rbl_reply_maps` (a list of tables), `default_rbl_reply` (must expand, or Postfix would
     /// stop at the first listed client) and `smtpd_expansion_filter`. Templates in the tables
     /// that cannot be used are warnings: Postfix falls back to the default for them.
+    /// (`open` records the tables' own diagnostics itself.)
     private static func rblReplySettings(
-        _ parameters: Parameters, open: (String, SourceLocation?) throws(ConfigError) -> TableReference,
-        fatal: inout [ConfigDiagnostic], tolerated: inout [ConfigDiagnostic]
-    ) throws(ConfigError) -> RBLReplySettings {
+        _ parameters: Parameters, open: (String, SourceLocation?) throws(ConfigError) -> TableReference
+    ) -> (RBLReplySettings, [ConfigDiagnostic]) {
+        var diagnostics: [ConfigDiagnostic] = []
         let mapsLocation = parameters.location("rbl_reply_maps")
         var maps: [TableReference] = []
         for spec in PostfixList.tokens(parameters.value("rbl_reply_maps")) {
             guard spec.contains(":") else {
-                fatal.append(.error(mapsLocation, "rbl_reply_maps: \"\(spec)\" is not a table (use type:name)"))
+                diagnostics.append(.error(mapsLocation, "rbl_reply_maps: \"\(spec)\" is not a table (use type:name)"))
                 continue
             }
             do throws(ConfigError) {
@@ -201,21 +203,22 @@ public enum ConfigurationLoader {
                     let problems = ReplyTemplate.rblTemplateProblems(result.text)
                     guard !problems.isEmpty else { continue }
                     let entry = result.line.map { "\(spec) line \($0)" } ?? spec
-                    tolerated.append(.warning(mapsLocation,
+                    diagnostics.append(.warning(mapsLocation,
                         "\(entry): bad rbl reply template \"\(result.text)\" (\(problems.joined(separator: "; "))); default_rbl_reply is used instead"))
                 }
             } catch {
-                fatal += error.diagnostics
+                diagnostics += error.diagnostics
             }
         }
         let defaultTemplate = parameters.value("default_rbl_reply")
         let problems = ReplyTemplate.rblTemplateProblems(defaultTemplate)
         if !problems.isEmpty {
-            fatal.append(.error(parameters.location("default_rbl_reply"),
+            diagnostics.append(.error(parameters.location("default_rbl_reply"),
                 "bad default_rbl_reply template: \(problems.joined(separator: "; "))"))
         }
-        return RBLReplySettings(replyMaps: maps, defaultTemplate: defaultTemplate,
-                                expansionFilter: ExpansionFilter(postfixText: parameters.value("smtpd_expansion_filter")))
+        let settings = RBLReplySettings(replyMaps: maps, defaultTemplate: defaultTemplate,
+                                        expansionFilter: ExpansionFilter(postfixText: parameters.value("smtpd_expansion_filter")))
+        return (settings, diagnostics)
     }
 
     /// `impersonation_hostnames`, `impersonation_domains`, `impersonation_addresses` (empty:
