@@ -257,7 +257,7 @@ final class Evaluation {
         case .rejectUnknownHeloHostname:
             status = rejectUnknownHeloHostname()
         case .rejectRHSBLHelo(let domain):
-            status = rejectRHSBLHelo(domain)
+            status = try rejectRHSBLHelo(domain)
         case .permitNakedIPAddress:
             status = permitNakedIPAddress()
         case .rejectImpersonatingHelo:
