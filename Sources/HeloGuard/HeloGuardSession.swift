@@ -64,6 +64,9 @@ public final class HeloGuardSession: MilterHandler {
         facts.clientName = hostname.isEmpty || Self.bracketed(hostname) != nil ? "unknown" : hostname
         facts.serverHostnames = context.macro("j").map { [$0] } ?? []
         facts.serverAddresses = context.macro("{daemon_addr}").map { [$0] } ?? []
+        // For RBL reply templates ($client_port, $reverse_client_name).
+        facts.clientPort = client.port > 0 ? String(client.port) : nil
+        facts.reverseClientName = context.macro("{client_ptr}").flatMap { $0.isEmpty ? nil : $0 }
         return .continue
     }
 

@@ -280,7 +280,7 @@ struct NegotiationTests {
         #expect(wish.steps.contains(.noReplyHelo) == noReplyHelo)
         #expect(wish.steps.contains(.noReplyMail) == noReplyMail)
         #expect(!wish.steps.contains(.noReplyRecipient))
-        #expect(wish.macros[.connect] == ["j", "{daemon_addr}", "{client_addr}"])
+        #expect(wish.macros[.connect] == ["j", "{daemon_addr}", "{client_addr}", "{client_ptr}"])
         #expect(wish.macros[.mail] == ["{auth_type}", "{auth_authen}"])
         #expect(wish.macros[.recipient] == ["i"])
         #expect(wish.actions.isSuperset(of: [.quarantine, .addRecipients, .deleteRecipients, .addHeaders, .setSymbolList]))
