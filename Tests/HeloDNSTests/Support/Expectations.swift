@@ -1,0 +1,56 @@
+import HeloPolicy
+@testable import HeloDNS
+
+/// What a lookup must return, loosely enough for answers whose reason text or record order is
+/// not the point.
+enum Expected: Sendable, CustomStringConvertible {
+    /// Exactly this answer, record order included.
+    case exactly(DNSAnswer)
+    /// Records, in any order.
+    case recordSet(Set<String>)
+    /// A temporary failure whose reason contains the text.
+    case temporary(String)
+    /// A permanent failure whose reason contains the text.
+    case failed(String)
+    /// A malformed-reply answer whose reason contains the text.
+    case malformed(String)
+
+    static let notFound = Expected.exactly(.notFound)
+    static let nullMX = Expected.exactly(.nullMX)
+    static func records(_ values: String...) -> Expected { .exactly(.records(values)) }
+
+    func matches(_ answer: DNSAnswer) -> Bool {
+        switch (self, answer) {
+        case let (.exactly(expected), _):
+            return expected == answer
+        case let (.recordSet(expected), .records(values)):
+            return Set(values) == expected && values.count == expected.count
+        case let (.temporary(text), .temporaryFailure(reason)),
+             let (.failed(text), .failed(reason)),
+             let (.malformed(text), .malformed(reason)):
+            return reason.contains(text)
+        default:
+            return false
+        }
+    }
+
+    var description: String {
+        switch self {
+        case let .exactly(answer): return "\(answer)"
+        case let .recordSet(values): return "records \(values.sorted())"
+        case let .temporary(text): return "temporary failure (\(text))"
+        case let .failed(text): return "failed (\(text))"
+        case let .malformed(text): return "malformed (\(text))"
+        }
+    }
+}
+
+/// A resolver that asks only `servers`.
+func makeResolver(_ servers: [DNSServerAddress], timeoutMilliseconds: Int = 3000) throws -> UnboundResolver {
+    try UnboundResolver(settings: DNSSettings(servers: servers, timeoutMilliseconds: timeoutMilliseconds))
+}
+
+/// Monotonic seconds, for loose timing checks.
+func secondsNow() -> Double {
+    Double(Monitor.now()) / 1e9
+}
