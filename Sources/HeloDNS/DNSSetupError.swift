@@ -5,7 +5,7 @@ public enum DNSSetupError: Error, Sendable, Hashable, CustomStringConvertible {
     case noServers
     /// A server address libunbound (or the port check) did not accept.
     case badServer(String, reason: String)
-    /// The lookup deadline must be a positive number of milliseconds.
+    /// The lookup deadline must be 1 ms to 1 hour.
     case badTimeout(Int)
     /// The system resolver configuration could not be used.
     case resolvConf(path: String, reason: String)
@@ -25,7 +25,7 @@ public enum DNSSetupError: Error, Sendable, Hashable, CustomStringConvertible {
         case let .badServer(server, reason):
             return "bad DNS server \"\(server)\": \(reason)"
         case let .badTimeout(milliseconds):
-            return "bad DNS timeout \(milliseconds) ms: it must be at least 1 ms"
+            return "bad DNS timeout \(milliseconds) ms: it must be 1 ms to 1 hour"
         case let .resolvConf(path, reason):
             return "cannot use the DNS servers of \(path): \(reason)"
         case let .optionRefused(option, value, reason):

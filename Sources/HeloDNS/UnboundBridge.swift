@@ -94,8 +94,21 @@ final class UnboundContext: @unchecked Sendable {
     }
 
     /// Starts a question. `lookup` must stay alive until its answer came or ``cancel(_:)``
-    /// returned true. Returns libunbound's status and the query's id.
-    func resolve(_ name: String, type: Int32, for lookup: PendingLookup) -> (status: Int32, id: Int32) {
+    /// returned true. Returns libunbound's status and the query's id. With `blockingSignals`,
+    /// all signals are blocked in this thread during the call (so that a background thread
+    /// libunbound starts in it inherits that).
+    func resolve(
+        _ name: String, type: Int32, for lookup: PendingLookup, blockingSignals: Bool
+    ) -> (status: Int32, id: Int32) {
+        var saved = sigset_t()
+        if blockingSignals {
+            var all = sigset_t()
+            sigfillset(&all)
+            pthread_sigmask(SIG_BLOCK, &all, &saved)
+        }
+        defer {
+            if blockingSignals { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+        }
         var id: Int32 = 0
         let argument = Unmanaged.passUnretained(lookup).toOpaque()
         let status = ub_resolve_async(handle, name, type, 1, argument, deliverUnboundAnswer, &id)

@@ -117,6 +117,9 @@ public final class UnboundResolver: HeloResolver {
 /// the event thread, the only place callbacks run, has stopped). libunbound keeps only an
 /// unretained pointer to it, which therefore stays valid whenever the callback can run.
 final class ResolverCore: @unchecked Sendable {
+    /// One hour: far beyond any sensible DNS deadline, and safe from overflow.
+    static let longestTimeoutMilliseconds = 3_600_000
+
     private let context: UnboundContext
     private let timeoutMilliseconds: Int
     private let monitor = Monitor()
@@ -125,11 +128,16 @@ final class ResolverCore: @unchecked Sendable {
     private var isShutDown = false
     private var isBroken = false
     private var callsIntoContext = 0
+    /// Until a question went out, questions are started with all signals blocked, because the
+    /// first one creates libunbound's background thread, which inherits the signal mask.
+    private var workerStarted = false
     private var counters = UnboundResolver.Statistics(lookups: 0, timeouts: 0)
     private var eventThread: EventThread?
 
     init(settings: DNSSettings, resolvConfPath: String?) throws(DNSSetupError) {
-        guard settings.timeoutMilliseconds >= 1 else { throw .badTimeout(settings.timeoutMilliseconds) }
+        guard (1...ResolverCore.longestTimeoutMilliseconds).contains(settings.timeoutMilliseconds) else {
+            throw .badTimeout(settings.timeoutMilliseconds)
+        }
         timeoutMilliseconds = settings.timeoutMilliseconds
         let context = try UnboundContext()
         for option in UnboundResolver.unboundOptions {
@@ -191,7 +199,9 @@ final class ResolverCore: @unchecked Sendable {
         if let refusal { return refusal }
 
         let deadline = Monitor.now() + UInt64(timeoutMilliseconds) * 1_000_000
-        let (status, id) = context.resolve(name, type: type.code, for: lookup)
+        let shield = monitor.withLock { !workerStarted }
+        let (status, id) = context.resolve(name, type: type.code, for: lookup, blockingSignals: shield)
+        if shield, status == 0 { monitor.withLock { workerStarted = true } }
         leaveContext()
         if status != 0 {
             // The question was not started: no callback will come.
