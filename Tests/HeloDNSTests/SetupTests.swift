@@ -27,6 +27,9 @@ struct SetupTests {
         Refused(label: "zero timeout",
                 settings: DNSSettings(servers: [DNSServerAddress(address: loopback)], timeoutMilliseconds: 0),
                 error: .badTimeout(0)),
+        Refused(label: "timeout over an hour",
+                settings: DNSSettings(servers: [DNSServerAddress(address: loopback)], timeoutMilliseconds: 3_600_001),
+                error: .badTimeout(3_600_001)),
     ]
 
     @Test("refused settings", arguments: refused)

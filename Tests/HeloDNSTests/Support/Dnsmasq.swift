@@ -2,8 +2,9 @@ import Foundation
 import HeloPolicy
 
 /// A private dnsmasq (from Debian's dnsmasq-base) serving a test zone on 127.0.0.1 at a free
-/// port: foreground, no resolv.conf, no /etc/hosts, no upstream server, every query logged to a
-/// file of its own. Use ``withDnsmasq(_:_:)``, which always stops it.
+/// port: foreground, no resolv.conf, no /etc/hosts, no upstream server, records in a fixed
+/// order (`--no-round-robin`), every query logged to a file of its own. Use
+/// ``withDnsmasq(_:_:)``, which always stops it.
 ///
 /// dnsmasq runs under `timeout`, so that even a test process that crashes leaves no dnsmasq
 /// behind for long.
@@ -56,7 +57,7 @@ final class Dnsmasq: @unchecked Sendable {
                 "--conf-file=\(config.path)",
                 "--no-resolv", "--no-hosts",
                 "--listen-address=127.0.0.1", "--bind-interfaces", "--port=\(port)",
-                "--local-ttl=300",
+                "--local-ttl=300", "--no-round-robin",
                 "--log-queries", "--log-facility=\(directory.appendingPathComponent("queries.log").path)",
                 "--user=\(NSUserName())", "--pid-file=",
             ],

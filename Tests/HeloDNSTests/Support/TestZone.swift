@@ -2,9 +2,9 @@
 /// (postfix-helo-semantics §8.1) plus what the other DNS restrictions need.
 ///
 /// dnsmasq has no upstream server here; `local=` makes it answer NXDOMAIN for unknown names in
-/// those domains (elsewhere it would answer REFUSED). It hands out several A records in an
-/// order of its own and MX and TXT records not in file order, so assertions about several
-/// records compare sets; the exact order is tested against the scripted server.
+/// those domains (elsewhere it would answer REFUSED). With `--no-round-robin` its order is fixed:
+/// A records as in this file, MX, TXT and NS records (and `dns-rr` lines in general) in the
+/// REVERSE of this file's order. So those lines are written last-first below.
 enum TestZone {
     static let config = """
         local=/test/
@@ -15,22 +15,24 @@ enum TestZone {
 
         host-record=good.example.test,192.0.2.1
         host-record=v6only.example.test,2001:db8::1
+        host-record=multi.example.test,192.0.2.13
         host-record=multi.example.test,192.0.2.11
         host-record=multi.example.test,192.0.2.12
-        host-record=multi.example.test,192.0.2.13
         host-record=mx1.example.test,192.0.2.21
         host-record=mx2.example.test,192.0.2.22
+        host-record=mx3.example.test,192.0.2.23
         mx-host=mxonly.example.test,mx1.example.test,10
+        mx-host=mxonly.example.test,mx3.example.test,30
         mx-host=mxonly.example.test,mx2.example.test,20
         dns-rr=nullmx.example.test,15,\(DNSWire.hex(DNSWire.mx(0, ".")))
         txt-record=nodata.example.test,"only text here"
         txt-record=multitxt.example.test,"part one","part two"
-        txt-record=twotxt.example.test,"first record"
         txt-record=twotxt.example.test,"second record"
+        txt-record=twotxt.example.test,"first record"
         cname=cname.example.test,good.example.test
         cname=chain.example.test,cname.example.test
-        dns-rr=nswalk.example.test,2,\(DNSWire.hex(DNSWire.name("ns1.nswalk.example.test")))
         dns-rr=nswalk.example.test,2,\(DNSWire.hex(DNSWire.name("ns2.nswalk.example.test")))
+        dns-rr=nswalk.example.test,2,\(DNSWire.hex(DNSWire.name("ns1.nswalk.example.test")))
         host-record=cached.example.test,192.0.2.50
 
         host-record=x.test,192.0.2.99
