@@ -22,7 +22,7 @@ final class UnboundContext: @unchecked Sendable {
     private var isClosed = false
 
     init() throws(DNSSetupError) {
-        guard let handle = ub_ctx_create() else { throw .contextUnavailable }
+        guard let handle = UnboundLogTap.createContext() else { throw .contextUnavailable }
         self.handle = handle
     }
 
@@ -175,11 +175,13 @@ private func copyAnswer(_ result: ub_result) -> UnboundAnswer {
 ///
 /// Deleting any context resets libunbound's global log destination (to nothing), also for the
 /// contexts still in use. So contexts are created and deleted through this type, which points
-/// the log at the pipe again through a live context after each deletion.
+/// the log at the pipe again through a live context after each deletion. (Lines logged in the
+/// moment between the two are lost; their SERVFAILs then count as temporary failures.)
 final class UnboundLogTap: @unchecked Sendable {
     static let shared: UnboundLogTap? = try? UnboundLogTap()
 
-    /// Serializes attaching and deleting contexts; guards `live`.
+    /// Serializes creating, attaching and deleting contexts (each touches libunbound's log
+    /// globals); guards `live`.
     private static let registry = Monitor()
     /// The contexts whose log goes to the tap. Unretained: a context leaves the table (under
     /// `registry`) before it is deleted.
@@ -203,6 +205,11 @@ final class UnboundLogTap: @unchecked Sendable {
         setvbuf(file, nil, _IONBF, 0)
         self.readDescriptor = readEnd
         self.file = file
+    }
+
+    /// A new libunbound context.
+    static func createContext() -> OpaquePointer? {
+        registry.withLock { ub_ctx_create() }
     }
 
     /// Sends `context`'s log (that is: libunbound's log) to the tap, or nowhere without a tap.
@@ -378,7 +385,7 @@ private final class EventLoop {
     }
 }
 
-/// A close-on-exec pipe whose read end does not block.
+/// A close-on-exec pipe; neither end blocks.
 private func makePipe(what: String) throws(DNSSetupError) -> (read: Int32, write: Int32) {
     var ends: [Int32] = [0, 0]
     guard pipe(&ends) == 0 else { throw .system(what: what, reason: describeErrno()) }

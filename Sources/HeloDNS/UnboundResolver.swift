@@ -31,7 +31,7 @@ public final class UnboundResolver: HeloResolver {
     private let core: ResolverCore
 
     /// Sets up libunbound for `settings`. Throws when a server address is not usable, the
-    /// timeout is not positive, or libunbound refuses an option this resolver depends on.
+    /// timeout is not 1 ms to 1 hour, or libunbound refuses an option this resolver depends on.
     ///
     /// Without servers, the `nameserver` lines of /etc/resolv.conf are used (port 53); with no
     /// such line, or no readable file, 127.0.0.1 is asked, as the C library does.
@@ -219,8 +219,10 @@ final class ResolverCore: @unchecked Sendable {
             leaveContext()
             if cancelled { forget(lookup) }
         }
+        // An answer that came in while the deadline passed is still good.
+        if let late = lookup.answer { return late }
         monitor.withLock { counters.timeouts += 1 }
-        return lookup.answer ?? .temporaryFailure("timeout after \(timeoutMilliseconds) ms")
+        return .temporaryFailure("timeout after \(timeoutMilliseconds) ms")
     }
 
     /// Called (on the event thread) when libunbound answered `lookup`.
