@@ -7,14 +7,16 @@ import HeloPolicy
 /// Timings are loose: they check that the deadline holds, not how fast anything is.
 @Suite("UnboundResolver deadlines and threads")
 struct DeadlineTests {
-    /// Silent for names starting with "silent", slow for names under slow.scripted (the
-    /// address encodes the name's number), an address for anything else.
+    /// Silent for names starting with "silent"; for `host<N>.slow.scripted` the address
+    /// 10.0.x.y encoding N, after the delay; 192.0.2.1 at once for anything else.
     static func rules(delayMilliseconds: Int) -> ScriptedDNSServer.Rules {
         { question in
             if question.name.hasPrefix("silent") { return .silence }
             guard question.type == DNSWire.RRType.a else { return .answer() }
-            if question.name.hasSuffix(".slow.scripted"), let number = Int(question.name.dropFirst(4).prefix { $0.isNumber }) {
-                return .answer(records: [DNSWire.Record(type: DNSWire.RRType.a, data: [10, 0, UInt8(number / 256), UInt8(number % 256)])],
+            let isSlow = question.name.hasPrefix("host") && question.name.hasSuffix(".slow.scripted")
+            if isSlow, let number = Int(question.name.dropFirst(4).prefix { $0.isNumber }) {
+                let address: [UInt8] = [10, 0, UInt8(number / 256), UInt8(number % 256)]
+                return .answer(records: [DNSWire.Record(type: DNSWire.RRType.a, data: address)],
                                delayMilliseconds: delayMilliseconds)
             }
             return .answer(records: [DNSWire.Record(type: DNSWire.RRType.a, data: DNSWire.a("192.0.2.1"))])

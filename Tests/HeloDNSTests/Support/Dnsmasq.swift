@@ -49,19 +49,25 @@ final class Dnsmasq: @unchecked Sendable {
         let port = try freePort()
         let output = directory.appendingPathComponent("dnsmasq.out")
 
-        let process = try ChildProcess(
-            path: "/usr/bin/timeout",
-            arguments: [
-                "120", binary,
-                "--keep-in-foreground", "--no-daemon",
-                "--conf-file=\(config.path)",
-                "--no-resolv", "--no-hosts",
-                "--listen-address=127.0.0.1", "--bind-interfaces", "--port=\(port)",
-                "--local-ttl=300", "--no-round-robin",
-                "--log-queries", "--log-facility=\(directory.appendingPathComponent("queries.log").path)",
-                "--user=\(NSUserName())", "--pid-file=",
-            ],
-            output: output.path)
+        let process: ChildProcess
+        do {
+            process = try ChildProcess(
+                path: "/usr/bin/timeout",
+                arguments: [
+                    "120", binary,
+                    "--keep-in-foreground", "--no-daemon",
+                    "--conf-file=\(config.path)",
+                    "--no-resolv", "--no-hosts",
+                    "--listen-address=127.0.0.1", "--bind-interfaces", "--port=\(port)",
+                    "--local-ttl=300", "--no-round-robin",
+                    "--log-queries", "--log-facility=\(directory.appendingPathComponent("queries.log").path)",
+                    "--user=\(NSUserName())", "--pid-file=",
+                ],
+                output: output.path)
+        } catch {
+            try? FileManager.default.removeItem(at: directory)
+            throw error
+        }
         let server = Dnsmasq(port: port, directory: directory, process: process)
         do {
             try server.waitUntilAnswering()
