@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "HeloPolicy", targets: ["HeloPolicy"]),
         .library(name: "MilterKit", targets: ["MilterKit"]),
         .library(name: "HeloGuard", targets: ["HeloGuard"]),
+        .library(name: "HeloState", targets: ["HeloState"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,6 +34,13 @@ let package = Package(
         .target(
             name: "HeloDNS",
             dependencies: ["HeloPolicy", "CUnbound"]
+        ),
+        // libsqlite3, for the embedded state store.
+        .systemLibrary(name: "CSQLite"),
+        // Memory across connections: the penalty box, the HELO log and the stores behind them.
+        .target(
+            name: "HeloState",
+            dependencies: ["HeloPolicy", "CSQLite"]
         ),
         // The only code that includes <libmilter/mfapi.h>: const-correct, non-variadic wrappers
         // around libmilter that Swift can call (see CMilter/include/CMilter.h).
@@ -68,6 +76,10 @@ let package = Package(
         .testTarget(
             name: "HeloPolicyTests",
             dependencies: ["HeloPolicy"]
+        ),
+        .testTarget(
+            name: "HeloStateTests",
+            dependencies: ["HeloState", "HeloPolicy"]
         ),
         .testTarget(
             name: "HeloDNSTests",
