@@ -48,14 +48,16 @@ public final class SQLiteStateStore: StateStore {
         }
         do {
             try db.setBusyTimeout(milliseconds: Self.busyTimeoutMilliseconds)
-            // The first statement that reads the file: a file that is not SQLite fails here.
+            // The first statement that reads the file: a file that is not SQLite fails here, and
+            // a file that is not ours is refused before anything is written to it.
+            let version = try Self.checkSchema(db, path: path)
             let mode = try db.text("PRAGMA journal_mode=WAL")
             if mode?.lowercased() != "wal" {
                 throw SQLiteFailure(code: 1, extendedCode: 1,
                                     message: "journal_mode=WAL was refused (the mode stays \(mode ?? "unknown"))")
             }
             try db.execute("PRAGMA synchronous=NORMAL")
-            try Self.migrate(db, path: path)
+            try Self.migrate(db, from: version)
         } catch let failure as SQLiteFailure {
             db.close()
             throw SQLiteStoreError(failure, path: path, operation: "open")
@@ -202,9 +204,9 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
-    /// Brings the schema to ``schemaVersion``: each step runs in its own transaction and sets
-    /// `user_version`, so a crash mid-way leaves a consistent, older schema.
-    private static func migrate(_ db: SQLiteConnection, path: String) throws {
+    /// The file's schema version, after making sure this code may use the file: not a newer
+    /// heloguard's, not another program's. Reads only.
+    private static func checkSchema(_ db: SQLiteConnection, path: String) throws -> Int {
         let version = Int(try db.integer("PRAGMA user_version"))
         if version > schemaVersion {
             throw SQLiteStoreError.schemaTooNew(path: path, version: version, supported: schemaVersion)
@@ -213,6 +215,12 @@ public final class SQLiteStateStore: StateStore {
             let tables = try db.integer("SELECT count(*) FROM sqlite_schema WHERE type = 'table'")
             if tables > 0 { throw SQLiteStoreError.foreignDatabase(path: path) }
         }
+        return version
+    }
+
+    /// Brings the schema from `version` to ``schemaVersion``: each step runs in its own
+    /// transaction and sets `user_version`, so a crash mid-way leaves a consistent, older schema.
+    private static func migrate(_ db: SQLiteConnection, from version: Int) throws(SQLiteFailure) {
         for step in version..<schemaVersion {
             try transaction(db) { () throws(SQLiteFailure) in
                 try db.execute(migrations[step])
