@@ -13,7 +13,8 @@ import Foundation
 /// **A failing store** (disk full, I/O error, a lock held too long: an error whose
 /// ``StateStoreFailure/isTransient`` is true) is an outage: the batch goes back to the head of the
 /// queue and the thread tries again every ``retryInterval``, while new changes keep queueing up to
-/// the bound. The outage is logged once when it starts and once when writes succeed again, never
+/// the bound (when the queue filled up meanwhile, the oldest changes of the batch are the ones
+/// given up). The outage is logged once when it starts and once when writes succeed again, never
 /// per record. A batch the store refuses for good (a non-transient error) is dropped, counted and
 /// logged.
 public final class StateWriter: Sendable {
