@@ -30,7 +30,8 @@ Actions (`--rule SUFFIX=ACTION`, the longest matching suffix wins, else `--defau
 
     servfail | refused | nxdomain | silent (never answers)
     a:ADDRESS        an A record ADDRESS for the name itself (TTL --ttl); other types: NODATA
-    forward:HOST:PORT  ask that server (UDP) and pass its answer on
+    forward:HOST:PORT  ask that server (over UDP, whatever the client used) and pass its
+                     answer on unchanged
 
 `--delay-ms N` holds every answer back N milliseconds (without blocking other queries).
 """
@@ -521,8 +522,7 @@ class ScriptedServer:
                 async def respond():
                     reply = await server.answer(data)
                     if reply is not None:
-                        self.transport.sendto(reply[:512] if len(reply) > 512 else reply,
-                                              address)
+                        self.transport.sendto(reply, address)
                 loop.create_task(respond())
 
         async def tcp_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
