@@ -14,9 +14,9 @@ public struct HeloGuardFactory: MilterHandlerFactory {
     }
 
     /// Macros heloguard reads: the MTA's own name and address (`reject_impersonating_helo`), the
-    /// SASL login at MAIL, the queue id for log lines.
+    /// client's PTR name (RBL reply templates), the SASL login at MAIL, the queue id for log lines.
     public static let macros: [MilterStage: [String]] = [
-        .connect: ["j", "{daemon_addr}", "{client_addr}"],
+        .connect: ["j", "{daemon_addr}", "{client_addr}", "{client_ptr}"],
         .mail: ["{auth_type}", "{auth_authen}"],
         .recipient: ["i"],
         .endOfMessage: ["i"],

@@ -92,12 +92,20 @@ public struct HeloGuardService: Sendable {
             }
         }
 
+        // The resolver's threads start only now, in the detached process.
+        if let problem = (store.current.resolver as? SharedResolver)?.prepare() {
+            log.error("\(problem); DNS-based restrictions will answer with a temporary failure")
+        }
+
         let pidFile = options.pidFile
         SignalWatcher.watch(reload: {
             do throws(ConfigError) {
                 let next = try store.reload()
                 log.info("reload: \(store.path) loaded (configuration #\(next.generation)); new connections use it")
                 Self.logDiagnostics(next.loaded.diagnostics, to: log)
+                if let problem = (next.resolver as? SharedResolver)?.prepare() {
+                    log.error("\(problem); DNS-based restrictions will answer with a temporary failure")
+                }
             } catch {
                 log.error("reload refused: \(error.diagnostics.filter { $0.severity == .error }.map(\.description).joined(separator: "; ")); keeping the previous configuration")
             }

@@ -14,7 +14,10 @@ public final class HeloGuardSession: MilterHandler {
 
     public let configuration: RuntimeConfiguration
     private let log: any MailLog
-    private var engine: HeloPolicyEngine { configuration.engine }
+    /// The policy engine with this session's DNS answers: made anew for each new HELO name, so
+    /// every recipient (and a repeated EHLO with the same name) reuses the answers found at HELO.
+    private var engine: HeloPolicyEngine
+    private var dnsAnswers: SessionResolver
 
     private var connected = false
     private var facts = SessionFacts()
@@ -34,7 +37,11 @@ public final class HeloGuardSession: MilterHandler {
     public init(configuration: RuntimeConfiguration, log: any MailLog) {
         self.configuration = configuration
         self.log = log
+        (engine, dnsAnswers) = configuration.sessionEngine()
     }
+
+    /// How many distinct DNS questions this session has asked (for tests and logs).
+    public var dnsQuestionCount: Int { dnsAnswers.questionCount }
 
     // MARK: - Events
 
@@ -45,6 +52,7 @@ public final class HeloGuardSession: MilterHandler {
     public func connect(client: MilterClient, context: any MilterContext) -> MilterResponse {
         connected = true
         facts = SessionFacts()
+        (engine, dnsAnswers) = configuration.sessionEngine()
         let hostname = client.hostname
         var address = client.address
         if address.isEmpty {
@@ -56,13 +64,21 @@ public final class HeloGuardSession: MilterHandler {
         facts.clientName = hostname.isEmpty || Self.bracketed(hostname) != nil ? "unknown" : hostname
         facts.serverHostnames = context.macro("j").map { [$0] } ?? []
         facts.serverAddresses = context.macro("{daemon_addr}").map { [$0] } ?? []
+        // For RBL reply templates ($client_port, $reverse_client_name).
+        facts.clientPort = client.port > 0 ? String(client.port) : nil
+        facts.reverseClientName = context.macro("{client_ptr}").flatMap { $0.isEmpty ? nil : $0 }
         return .continue
     }
 
     public func helo(_ name: String, context: any MilterContext) -> MilterResponse {
         heloDeferral = nil
+        if name != facts.heloArgument {
+            (engine, dnsAnswers) = configuration.sessionEngine()
+        }
         guard !configuration.policy.delayReject else {
             accept(helo: name)
+            // Ask DNS now, once: the recipients are then decided from these answers.
+            engine.prefetch(facts: facts)
             return .continue
         }
         // Delayed rejection off: decide now. Postfix would refuse the HELO command itself; a

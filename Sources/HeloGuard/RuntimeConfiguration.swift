@@ -1,44 +1,129 @@
+import HeloDNS
 import HeloPolicy
 import MilterKit
 import Synchronization
 
-/// One loaded configuration: the parsed parameters, the policy and the engine that applies it.
-/// Immutable; a reload makes a new one, and each connection keeps the one it started with.
+/// One loaded configuration: the parsed parameters, the policy, the resolver its DNS
+/// restrictions ask, and the engine that applies it. Immutable; a reload makes a new one, and
+/// each connection keeps the one it started with.
 public final class RuntimeConfiguration: Sendable {
     public let path: String
     public let loaded: LoadedConfiguration
     public let engine: HeloPolicyEngine
+    /// The shared resolver (one libunbound context and cache for every connection).
+    public let resolver: any HeloResolver
     /// Counts loads since start (1 = the configuration read at start).
     public let generation: Int
     /// What connections under this configuration ask of the MTA; worked out once, not per connection.
     public let negotiation: MilterNegotiation
 
-    public init(path: String, loaded: LoadedConfiguration, generation: Int) {
+    public init(path: String, loaded: LoadedConfiguration, generation: Int, resolver: ResolverSetup) {
         self.path = path
         self.loaded = loaded
-        self.engine = HeloPolicyEngine(config: loaded.policy)
+        self.resolver = resolver.resolver
+        self.engine = HeloPolicyEngine(config: loaded.policy, resolver: resolver.resolver)
         self.generation = generation
         self.negotiation = HeloGuardFactory.negotiation(for: loaded.policy)
     }
 
+    /// A configuration whose DNS restrictions use `resolver` (tests, tools).
+    public convenience init(path: String, loaded: LoadedConfiguration, generation: Int, resolver: any HeloResolver) {
+        self.init(path: path, loaded: loaded, generation: generation, resolver: ResolverSetup(resolver: resolver, settings: loaded.policy.dns))
+    }
+
     public var policy: PolicyConfig { loaded.policy }
+
+    /// An engine for one SMTP session: the same policy, with DNS answers kept for the session.
+    func sessionEngine() -> (HeloPolicyEngine, SessionResolver) {
+        let cache = SessionResolver(upstream: resolver, timeoutMilliseconds: loaded.policy.dns.timeoutMilliseconds)
+        return (HeloPolicyEngine(config: loaded.policy, resolver: cache), cache)
+    }
+}
+
+/// A resolver made for some DNS settings.
+public struct ResolverSetup: Sendable {
+    public let resolver: any HeloResolver
+    public let settings: DNSSettings
+
+    public init(resolver: any HeloResolver, settings: DNSSettings) {
+        self.resolver = resolver
+        self.settings = settings
+    }
+
+    /// The real resolver on libunbound, made at its first use (see ``SharedResolver``).
+    public static func unbound(_ settings: DNSSettings) -> ResolverSetup {
+        ResolverSetup(resolver: SharedResolver(settings: settings), settings: settings)
+    }
+}
+
+/// The libunbound resolver all connections share, created when it is first needed rather than
+/// when the configuration is read: the service reads its configuration before it detaches
+/// (fork), and threads started before a fork do not exist in the child. When libunbound
+/// refuses the settings, every question fails temporarily instead (DNS restrictions then
+/// defer, as with DNS down) and ``problem`` says why.
+public final class SharedResolver: HeloResolver {
+    public let settings: DNSSettings
+    private let made = Mutex<(resolver: any HeloResolver, problem: String?)?>(nil)
+
+    public init(settings: DNSSettings) {
+        self.settings = settings
+    }
+
+    /// Creates the resolver now if it does not exist yet; nil when it works.
+    @discardableResult
+    public func prepare() -> String? {
+        current().problem
+    }
+
+    /// True when the resolver was made and libunbound refused the settings.
+    public var hasFailed: Bool { made.withLock { $0?.problem != nil } }
+
+    public func lookup(_ name: String, type: DNSRecordType) -> DNSAnswer {
+        current().resolver.lookup(name, type: type)
+    }
+
+    private func current() -> (resolver: any HeloResolver, problem: String?) {
+        made.withLock { made in
+            if let made { return made }
+            let result: (resolver: any HeloResolver, problem: String?)
+            do {
+                result = (try UnboundResolver(settings: settings), nil)
+            } catch {
+                let why = "cannot set up the DNS resolver: \(error)"
+                result = (BrokenResolver(reason: why), why)
+            }
+            made = result
+            return result
+        }
+    }
+}
+
+/// Stands in for a resolver that could not be set up: every question fails temporarily.
+struct BrokenResolver: HeloResolver {
+    let reason: String
+    func lookup(_ name: String, type: DNSRecordType) -> DNSAnswer { .temporaryFailure(reason) }
 }
 
 /// Holds the current configuration and swaps in a new one atomically on reload. A configuration
-/// that fails to load is refused and the current one stays.
+/// that fails to load is refused and the current one stays. The resolver (and its cache) is
+/// kept across reloads unless `dns_servers` or `dns_timeout` changed.
 public final class ConfigurationStore: Sendable {
     public let path: String
     private let state: Mutex<RuntimeConfiguration>
     private let loader: @Sendable (String) throws(ConfigError) -> LoadedConfiguration
+    private let makeResolver: @Sendable (DNSSettings) -> ResolverSetup
 
     /// Loads `path` now; throws when it cannot be used.
     public init(path: String,
                 loader: @escaping @Sendable (String) throws(ConfigError) -> LoadedConfiguration = { path throws(ConfigError) in
                     try ConfigurationLoader.load(path: path)
-                }) throws(ConfigError) {
+                },
+                makeResolver: @escaping @Sendable (DNSSettings) -> ResolverSetup = ResolverSetup.unbound) throws(ConfigError) {
         self.path = path
         self.loader = loader
-        let first = RuntimeConfiguration(path: path, loaded: try loader(path), generation: 1)
+        self.makeResolver = makeResolver
+        let loaded = try loader(path)
+        let first = RuntimeConfiguration(path: path, loaded: loaded, generation: 1, resolver: makeResolver(loaded.policy.dns))
         state = Mutex(first)
     }
 
@@ -51,10 +136,17 @@ public final class ConfigurationStore: Sendable {
     @discardableResult
     public func reload() throws(ConfigError) -> RuntimeConfiguration {
         let loaded = try loader(path)
+        let previous = current
+        let reusable = previous.policy.dns == loaded.policy.dns && !((previous.resolver as? SharedResolver)?.hasFailed ?? false)
+        let setup = reusable
+            ? ResolverSetup(resolver: previous.resolver, settings: loaded.policy.dns)
+            : makeResolver(loaded.policy.dns)
         return state.withLock { current in
-            let next = RuntimeConfiguration(path: path, loaded: loaded, generation: current.generation + 1)
+            let next = RuntimeConfiguration(path: path, loaded: loaded, generation: current.generation + 1, resolver: setup)
             current = next
             return next
         }
     }
 }
+struct UnboundResolver: HeloResolver { init(settings: DNSSettings) throws {}
+ func lookup(_ name: String, type: DNSRecordType) -> DNSAnswer { .notFound } }

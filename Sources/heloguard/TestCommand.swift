@@ -1,4 +1,5 @@
 import ArgumentParser
+import HeloGuard
 import HeloPolicy
 
 /// `heloguard test`: what would each recipient get if this client said this HELO? Plays one
@@ -67,7 +68,10 @@ struct TestCommand: ParsableCommand {
             for diagnostic in error.diagnostics { Output.error(diagnostic.description) }
             throw ExitCode(1)
         }
-        let engine = HeloPolicyEngine(config: policy)
+        // DNS restrictions ask the configured servers (dns_servers), as the milter would.
+        let resolver = SharedResolver(settings: policy.dns)
+        if let problem = resolver.prepare() { Output.error("warning: \(problem); DNS lookups fail temporarily") }
+        let engine = HeloPolicyEngine(config: policy, resolver: resolver)
         let script = SessionScript(clientAddress: client, clientName: clientName, helos: helos, saslUsername: saslUser,
                                    sender: sender, smtputf8: smtputf8, recipients: recipients)
         let outcome = engine.play(script)

@@ -21,9 +21,10 @@ struct SessionHarness {
     let context = RecordingContext()
     let log = RecordingLog()
 
-    init(_ configText: String) throws {
+    init(_ configText: String, resolver: any HeloResolver = UnavailableResolver()) throws {
         let loaded = try ConfigurationLoader.load(text: configText, file: "test.conf", interfaces: [])
-        session = HeloGuardSession(configuration: RuntimeConfiguration(path: "test.conf", loaded: loaded, generation: 1), log: log)
+        session = HeloGuardSession(configuration: RuntimeConfiguration(path: "test.conf", loaded: loaded, generation: 1, resolver: resolver),
+                                   log: log)
     }
 
     static let client = MilterClient(hostname: "[203.0.113.7]", address: "203.0.113.7", port: 40000, family: .inet4)

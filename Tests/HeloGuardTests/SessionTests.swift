@@ -280,7 +280,7 @@ struct NegotiationTests {
         #expect(wish.steps.contains(.noReplyHelo) == noReplyHelo)
         #expect(wish.steps.contains(.noReplyMail) == noReplyMail)
         #expect(!wish.steps.contains(.noReplyRecipient))
-        #expect(wish.macros[.connect] == ["j", "{daemon_addr}", "{client_addr}"])
+        #expect(wish.macros[.connect] == ["j", "{daemon_addr}", "{client_addr}", "{client_ptr}"])
         #expect(wish.macros[.mail] == ["{auth_type}", "{auth_authen}"])
         #expect(wish.macros[.recipient] == ["i"])
         #expect(wish.actions.isSuperset(of: [.quarantine, .addRecipients, .deleteRecipients, .addHeaders, .setSymbolList]))
@@ -291,9 +291,9 @@ struct NegotiationTests {
         let texts = ["smtpd_helo_restrictions = reject_non_fqdn_helo_hostname", "smtpd_helo_restrictions = permit",
                      "smtpd_helo_restrictions = no_such_restriction"]
         let index = Counter()
-        let store = try ConfigurationStore(path: "test.conf") { path throws(ConfigError) in
+        let store = try ConfigurationStore(path: "test.conf", loader: { path throws(ConfigError) in
             try ConfigurationLoader.load(text: texts[index.next()], file: path, interfaces: [])
-        }
+        }, makeResolver: { ResolverSetup(resolver: UnavailableResolver(), settings: $0) })
         let log = RecordingLog()
         let factory = HeloGuardFactory(store: store, log: log)
         let before = factory.makeHandler()

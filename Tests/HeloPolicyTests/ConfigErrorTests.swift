@@ -41,6 +41,24 @@ struct ConfigErrorTests {
         Case(name: "bad impersonation address", config: "impersonation_addresses = 192.0.2.1 not-an-ip\n",
              expected: "@CONF@:1: error: impersonation_addresses: \"not-an-ip\" is not an IPv4 or IPv6 address"),
         Case(name: "bad mynetworks entry", config: "mynetworks = 192.0.2.0/33\n", expected: "@CONF@:1: error: "),
+        Case(name: "bad dns_servers entry", config: "# DNS\ndns_servers = 127.0.0.1, resolver.example\n",
+             expected: "@CONF@:2: error: dns_servers: bad entry \"resolver.example\": not an IPv4 or IPv6 address"),
+        Case(name: "bad dns_timeout", config: "dns_timeout = soon\n",
+             expected: "@CONF@:1: error: parameter dns_timeout: bad time value or unit: soon"),
+        Case(name: "zero dns_timeout", config: "\ndns_timeout = 0\n",
+             expected: "@CONF@:2: error: invalid dns_timeout: 0 (must be greater than zero)"),
+        Case(name: "bad dns_rr_list_limit", config: "dns_rr_list_limit = -1\n",
+             expected: "@CONF@:1: error: invalid dns_rr_list_limit: -1 (must be greater than zero)"),
+        Case(name: "bad RHSBL reply pattern", config: "smtpd_helo_restrictions = reject_rhsbl_helo rhsbl.test=127.0.0.x\n",
+             expected: "@CONF@:1: error: restriction reject_rhsbl_helo rhsbl.test=127.0.0.x: RBL reply error: need decimal number 0..255 or \"[\" at \"127.0.0.>x<\""),
+        Case(name: "bad default_rbl_reply", config: "\ndefault_rbl_reply = $rbl_code listed by $rbl_where\n",
+             expected: "@CONF@:2: error: bad default_rbl_reply template: unknown macro name \"rbl_where\" in expansion request"),
+        Case(name: "default_rbl_reply syntax error", config: "default_rbl_reply = $rbl_code ${rbl_what\n",
+             expected: "@CONF@:1: error: bad default_rbl_reply template: truncated macro reference"),
+        Case(name: "rbl_reply_maps entry that is not a table", config: "rbl_reply_maps = replies\n",
+             expected: "@CONF@:1: error: rbl_reply_maps: \"replies\" is not a table (use type:name)"),
+        Case(name: "missing rbl_reply_maps table", config: "rbl_reply_maps = hash:@DIR@/missing\n",
+             expected: "@CONF@:1: error: cannot open hash:@DIR@/missing"),
     ]
 
     static func substitute(_ text: String, directory: String) -> String {
@@ -84,6 +102,9 @@ struct ConfigErrorTests {
              files: ["c": "# nets\n192.0.2.1/24 REJECT\n"], expected: "@DIR@/c:2: error: "),
         Case(name: "hash duplicate key is a warning", config: "smtpd_helo_restrictions = check_helo_access hash:@DIR@/h\n",
              files: ["h": "a.example REJECT\na.example OK\n"], expected: "@DIR@/h:2: warning: "),
+        Case(name: "unusable template in rbl_reply_maps", config: "\nrbl_reply_maps = texthash:@DIR@/rbl\n",
+             files: ["rbl": "rbl.example 554 ok $rbl_what\nother.example 554 ${rbl_what\n"],
+             expected: "@CONF@:2: warning: texthash:@DIR@/rbl line 2: bad rbl reply template \"554 ${rbl_what\" (truncated macro reference: \"554 ${rbl_what\"); default_rbl_reply is used instead"),
     ]
 
     @Test(arguments: tolerated)

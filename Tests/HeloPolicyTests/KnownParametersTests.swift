@@ -40,6 +40,16 @@ struct KnownParametersTests {
         DefaultCase(parameter: "impersonation_addresses", expected: ""),
         DefaultCase(parameter: "impersonation_reject_code", expected: "550"),
         DefaultCase(parameter: "impersonation_reply_text", expected: "Host impersonates this server"),
+        DefaultCase(parameter: "impersonation_check_dns", expected: "no"),
+        DefaultCase(parameter: "dns_servers", expected: ""),
+        DefaultCase(parameter: "dns_timeout", expected: "10s"),
+        DefaultCase(parameter: "dns_rr_list_limit", expected: "100"),
+        DefaultCase(parameter: "rbl_reply_maps", expected: ""),
+        DefaultCase(parameter: "default_rbl_reply",
+                    expected: "$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using $rbl_domain${rbl_reason?; $rbl_reason}"),
+        // As `postconf -d smtpd_expansion_filter` prints it (Postfix 3.7.11).
+        DefaultCase(parameter: "smtpd_expansion_filter",
+                    expected: ##"\t\40!"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"##),
     ]
 
     @Test(arguments: defaultCases)
@@ -109,6 +119,30 @@ struct KnownParametersTests {
         ValidationCase(name: "tempfail actions ignore case", config: "reject_tempfail_action = DEFER", expected: []),
         ValidationCase(name: "bad mynetworks_style", config: "mynetworks_style = host subnet",
                        expected: ["main.cf:1: error: bad mynetworks_style value: host subnet; specify exactly one of host, subnet or class"]),
+        ValidationCase(name: "bad impersonation_check_dns", config: "impersonation_check_dns = sometimes",
+                       expected: ["main.cf:1: error: bad boolean configuration: impersonation_check_dns = sometimes (use yes or no)"]),
+        ValidationCase(name: "dns_timeout units", config: "dns_timeout = 2m", expected: []),
+        ValidationCase(name: "dns_timeout without a unit is seconds", config: "dns_timeout = 5", expected: []),
+        ValidationCase(name: "bad dns_timeout unit", config: "\ndns_timeout = 10x",
+                       expected: ["main.cf:2: error: parameter dns_timeout: bad time value or unit: 10x (use a number with an optional unit s, m, h, d or w)"]),
+        ValidationCase(name: "dns_timeout must be a whole number", config: "dns_timeout = 1.5s",
+                       expected: ["main.cf:1: error: parameter dns_timeout: bad time value or unit: 1.5s (use a number with an optional unit s, m, h, d or w)"]),
+        ValidationCase(name: "dns_timeout zero", config: "dns_timeout = 0s",
+                       expected: ["main.cf:1: error: invalid dns_timeout: 0s (must be greater than zero)"]),
+        ValidationCase(name: "dns_timeout negative", config: "dns_timeout = -5s",
+                       expected: ["main.cf:1: error: parameter dns_timeout: bad time value or unit: -5s (use a number with an optional unit s, m, h, d or w)"]),
+        ValidationCase(name: "dns_rr_list_limit zero", config: "dns_rr_list_limit = 0",
+                       expected: ["main.cf:1: error: invalid dns_rr_list_limit: 0 (must be greater than zero)"]),
+        ValidationCase(name: "dns_rr_list_limit not a number", config: "dns_rr_list_limit = lots",
+                       expected: ["main.cf:1: error: bad numerical configuration: dns_rr_list_limit = lots"]),
+        ValidationCase(name: "good dns_servers", config: "dns_servers = 127.0.0.1, 192.0.2.53:5353 ::1 [2001:db8::53]:53", expected: []),
+        ValidationCase(name: "bad dns_servers entries, each named", config: "\n\ndns_servers = 127.0.0.1 dns.example.com 127.0.0.1:99999 2001:db8::1:53x [::1",
+                       expected: ["main.cf:3: error: dns_servers: bad entry \"dns.example.com\": not an IPv4 or IPv6 address",
+                                  "main.cf:3: error: dns_servers: bad entry \"127.0.0.1:99999\": the port must be a number from 1 to 65535",
+                                  "main.cf:3: error: dns_servers: bad entry \"2001:db8::1:53x\": not an IPv4 or IPv6 address",
+                                  "main.cf:3: error: dns_servers: bad entry \"[::1\": missing \"]\""]),
+        ValidationCase(name: "IPv6 with a port needs brackets", config: "dns_servers = fe80::1%eth0",
+                       expected: ["main.cf:1: error: dns_servers: bad entry \"fe80::1%eth0\": not an IPv4 or IPv6 address"]),
     ]
 
     @Test(arguments: validationCases)
@@ -121,6 +155,25 @@ struct KnownParametersTests {
         #expect(KnownParameters.parentDomainMatchesSubdomains("smtpd_access_maps", in: Self.parameters("")))
         let p = Self.parameters("parent_domain_matches_subdomains = relay_domains")
         #expect(!KnownParameters.parentDomainMatchesSubdomains("mynetworks", in: p))
+    }
+
+    struct TimeCase: Sendable, CustomTestStringConvertible {
+        let text: String
+        let seconds: Int?
+        var testDescription: String { "\"\(text)\"" }
+    }
+
+    static let timeCases: [TimeCase] = [
+        TimeCase(text: "10s", seconds: 10), TimeCase(text: "10", seconds: 10), TimeCase(text: "2m", seconds: 120),
+        TimeCase(text: "1h", seconds: 3600), TimeCase(text: "1d", seconds: 86_400), TimeCase(text: "1w", seconds: 604_800),
+        TimeCase(text: "0", seconds: 0), TimeCase(text: "", seconds: nil), TimeCase(text: "s", seconds: nil),
+        TimeCase(text: "10S", seconds: nil), TimeCase(text: "10 s", seconds: nil), TimeCase(text: "99999999999", seconds: nil),
+        TimeCase(text: "9999999w", seconds: nil),
+    ]
+
+    @Test(arguments: timeCases)
+    func timeValues(_ c: TimeCase) {
+        #expect(KnownParameters.timeInSeconds(c.text) == c.seconds)
     }
 
     @Test func integerReadsLikeStrtol() {

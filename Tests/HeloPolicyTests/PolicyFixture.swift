@@ -9,8 +9,10 @@ struct PolicyFixture {
     let engine: HeloPolicyEngine
     let diagnostics: [ConfigDiagnostic]
 
-    /// `@DIR@` in the configuration and tables becomes the temporary directory.
-    init(_ config: String, files: [String: String] = [:], interfaces: [InterfaceAddress] = []) throws {
+    /// `@DIR@` in the configuration and tables becomes the temporary directory. DNS questions
+    /// go to `resolver` (by default one that always fails temporarily).
+    init(_ config: String, files: [String: String] = [:], interfaces: [InterfaceAddress] = [],
+         resolver: any HeloResolver = UnavailableResolver()) throws {
         directory = NSTemporaryDirectory() + "heloguard-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for (name, text) in files {
@@ -19,7 +21,7 @@ struct PolicyFixture {
         }
         let text = config.replacingOccurrences(of: "@DIR@", with: directory)
         let loaded = try ConfigurationLoader.load(text: text, file: directory + "/heloguard.conf", interfaces: interfaces)
-        engine = HeloPolicyEngine(config: loaded.policy)
+        engine = HeloPolicyEngine(config: loaded.policy, resolver: resolver)
         diagnostics = loaded.diagnostics
         try? FileManager.default.removeItem(atPath: directory)
     }
@@ -34,5 +36,10 @@ struct PolicyFixture {
                sender: String = "<a@example.org>", sasl: String? = nil) -> String {
         replies(SessionScript(clientAddress: client, helos: helo.map { [$0] } ?? [], saslUsername: sasl,
                               sender: sender, recipients: [rcpt]))[0]
+    }
+
+    /// The whole decision for one recipient after one HELO (reply, events, trace).
+    func decision(helo: String, rcpt: String = "b@mx.example.test", sender: String = "<a@example.org>") -> RecipientDecision {
+        engine.play(SessionScript(helos: [helo], sender: sender, recipients: [rcpt])).recipients[0].decision
     }
 }

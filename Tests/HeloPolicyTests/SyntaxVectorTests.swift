@@ -3,7 +3,9 @@ import Testing
 
 /// Every row of §8.1 through `HeloPolicyEngine.play`, the path `heloguard test` uses: with
 /// delayed rejection off the verdict is the HELO reply on the raw argument; with it on (the
-/// default) the same verdict comes at RCPT, naming the sanitised HELO.
+/// default) the same verdict comes at RCPT, naming the sanitised HELO. The
+/// `reject_unknown_helo_hostname` column runs against the §8.1 test zone and also checks the
+/// "DNS queries made" column: exactly those record types, for that name, in that order.
 struct SyntaxVectorTests {
     enum Column: String, CaseIterable, Sendable {
         case invalid = "reject_invalid_helo_hostname"
@@ -27,15 +29,31 @@ struct SyntaxVectorTests {
         }
     }
 
-    /// "501 5.5.2 Invalid name" → the full reply for `name`, or nil for PASS.
+    static let deferredPrefix = "defer_if_permit "
+
+    /// "501 5.5.2 Invalid name" → the full reply for `name`, or nil for PASS (and for a
+    /// deferral, which the HELO itself does not get).
     static func fullReply(_ abbreviated: String, name: String) -> String? {
-        guard abbreviated != "PASS" else { return nil }
+        guard abbreviated != "PASS", !abbreviated.hasPrefix(deferredPrefix) else { return nil }
         let parts = abbreviated.split(separator: " ", maxSplits: 2)
         return "\(parts[0]) \(parts[1]) <\(name)>: Helo command rejected: \(parts[2])"
     }
 
-    static func engine(_ column: Column, delayReject: Bool) -> HeloPolicyEngine {
-        HeloPolicyEngine(config: PolicyConfig(heloRestrictions: [column.restriction], delayReject: delayReject))
+    /// The reply a recipient gets: the refusal, or the remembered deferral.
+    static func recipientReply(_ abbreviated: String, name: String) -> String? {
+        guard abbreviated.hasPrefix(deferredPrefix) else { return fullReply(abbreviated, name: name) }
+        return fullReply(String(abbreviated.dropFirst(deferredPrefix.count)), name: name)
+    }
+
+    static func engine(_ column: Column, delayReject: Bool, resolver: any HeloResolver = UnavailableResolver()) -> HeloPolicyEngine {
+        HeloPolicyEngine(config: PolicyConfig(heloRestrictions: [column.restriction], delayReject: delayReject),
+                         resolver: resolver)
+    }
+
+    /// The questions the "DNS queries made" column says Postfix asked about `name`.
+    static func expectedQuestions(_ vector: SyntaxVector, name: String) -> [String] {
+        guard vector.queries != "none" else { return [] }
+        return vector.queries.split(separator: ",").map { "\($0) \(name)" }
     }
 
     /// Rows whose `reject_unknown_helo_hostname` verdict needs no DNS answer.
@@ -47,8 +65,22 @@ struct SyntaxVectorTests {
     @Test("delay off: HELO reply, non-FQDN column", arguments: syntaxVectors)
     func nonFQDNAtHelo(_ vector: SyntaxVector) { checkAtHelo(vector, .nonFQDN) }
 
-    @Test("delay off: HELO reply, unknown column (rows decided without DNS)", arguments: dnsIndependent)
-    func unknownAtHelo(_ vector: SyntaxVector) { checkAtHelo(vector, .unknown) }
+    @Test("delay off: HELO reply and DNS queries, unknown column, §8.1 test zone", arguments: syntaxVectors)
+    func unknownAtHelo(_ vector: SyntaxVector) {
+        let resolver = ScriptedResolver.section81Zone()
+        let outcome = Self.engine(.unknown, delayReject: false, resolver: resolver)
+            .play(SessionScript(helos: [vector.helo], recipients: ["b@example.com"]))
+        let argument = HeloName.commandArgument(vector.helo)!
+        #expect(outcome.helos.first?.refusal?.line == Self.fullReply(vector.unknown, name: argument))
+        // A refused HELO leaves the session without a HELO name, so the recipient is accepted;
+        // an accepted one with a remembered deferral defers every recipient.
+        let expectedRcpt = vector.unknown.hasPrefix(Self.deferredPrefix) ? Self.recipientReply(vector.unknown, name: argument) : nil
+        #expect(outcome.recipients.first?.decision.verdict.reply?.line == expectedRcpt)
+        #expect(resolver.questionTexts == Self.expectedQuestions(vector, name: argument))
+    }
+
+    @Test("without DNS: unknown column, rows decided without a query", arguments: dnsIndependent)
+    func unknownWithoutDNS(_ vector: SyntaxVector) { checkAtHelo(vector, .unknown) }
 
     @Test("delay on: RCPT reply, invalid column", arguments: syntaxVectors)
     func invalidAtRcpt(_ vector: SyntaxVector) { checkAtRcpt(vector, .invalid) }
@@ -56,8 +88,18 @@ struct SyntaxVectorTests {
     @Test("delay on: RCPT reply, non-FQDN column", arguments: syntaxVectors)
     func nonFQDNAtRcpt(_ vector: SyntaxVector) { checkAtRcpt(vector, .nonFQDN) }
 
-    @Test("delay on: RCPT reply, unknown column (rows decided without DNS)", arguments: dnsIndependent)
-    func unknownAtRcpt(_ vector: SyntaxVector) { checkAtRcpt(vector, .unknown) }
+    @Test("delay on: RCPT reply and DNS queries, unknown column, §8.1 test zone", arguments: syntaxVectors)
+    func unknownAtRcpt(_ vector: SyntaxVector) {
+        let resolver = ScriptedResolver.section81Zone()
+        let outcome = Self.engine(.unknown, delayReject: true, resolver: resolver)
+            .play(SessionScript(helos: [vector.helo], recipients: ["b@example.com", "<postmaster>"]))
+        let stored = HeloName.stored(HeloName.commandArgument(vector.helo)!)
+        #expect(outcome.helos.first?.refusal == nil)
+        #expect(outcome.recipients[0].decision.verdict.reply?.line == Self.recipientReply(vector.unknown, name: stored))
+        #expect(outcome.recipients[1].decision.verdict == .accept, "postmaster is exempt")
+        #expect(resolver.questionTexts == Self.expectedQuestions(vector, name: stored))
+        #expect(outcome.recipients[0].decision.events.allSatisfy { $0.kind != .warning }, "Postfix logs no warning here")
+    }
 
     func checkAtHelo(_ vector: SyntaxVector, _ column: Column) {
         let outcome = Self.engine(column, delayReject: false)

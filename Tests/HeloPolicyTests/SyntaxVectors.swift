@@ -4,7 +4,10 @@ import Testing
 // Row 81 (a Latin-1 byte) is left out: Postfix refuses that command line before any HELO
 // processing, so neither its restrictions nor a milter ever see it.
 // Columns: reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname,
-// reject_unknown_helo_hostname (meaningful without DNS only where `queries` is "none").
+// reject_unknown_helo_hostname (with the §8.1 test zone, `ScriptedResolver.section81Zone()`;
+// rows with `queries` "none" hold without any DNS), and the DNS queries Postfix made for the
+// unknown column ("none" or the record types in order). "defer_if_permit …" means: HELO
+// accepted, the reply comes at RCPT through defer_if_permit.
 
 struct SyntaxVector: Sendable, CustomTestStringConvertible {
     let row: Int
@@ -125,7 +128,7 @@ let syntaxVectors: [SyntaxVector] = [
     SyntaxVector(row: 107, helo: "nullmx.example.test", invalid: "PASS", nonFQDN: "PASS", unknown: "PASS", queries: "A,AAAA,MX"),
     SyntaxVector(row: 108, helo: "nodata.example.test", invalid: "PASS", nonFQDN: "PASS", unknown: "450 4.7.1 Host not found", queries: "A,AAAA,MX"),
     SyntaxVector(row: 109, helo: "nx.example.test", invalid: "PASS", nonFQDN: "PASS", unknown: "450 4.7.1 Host not found", queries: "A,AAAA,MX"),
-    SyntaxVector(row: 110, helo: "tempfail.example.test", invalid: "PASS", nonFQDN: "PASS", unknown: "DNS", queries: "A,AAAA,MX"),
+    SyntaxVector(row: 110, helo: "tempfail.example.test", invalid: "PASS", nonFQDN: "PASS", unknown: "defer_if_permit 450 4.7.1 Host not found", queries: "A,AAAA,MX"),
     SyntaxVector(row: 111, helo: "*.example.test", invalid: "501 5.5.2 Invalid name", nonFQDN: "504 5.5.2 need fully-qualified hostname", unknown: "450 4.7.1 Host not found", queries: "A,AAAA,MX"),
     SyntaxVector(row: 112, helo: "cname.example.test", invalid: "PASS", nonFQDN: "PASS", unknown: "PASS", queries: "A"),
 ]

@@ -108,8 +108,19 @@ public enum ConfigurationLoader {
             fatal.append(.warning(parameters.location("smtpd_log_access_permit_actions"),
                                   "smtpd_log_access_permit_actions has no effect in this release of heloguard (permits are not logged)"))
         }
-        let impersonation = impersonationIdentity(parameters, interfaces: interfaces, diagnostics: &fatal)
+        var impersonation = impersonationIdentity(parameters, interfaces: interfaces, diagnostics: &fatal)
+        impersonation.checkDNS = flag("impersonation_check_dns", false)
         let tempfail = TempfailAction(rawValue: parameters.value("unknown_helo_hostname_tempfail_action").lowercased()) ?? .deferIfPermit
+
+        // DNS: dns_servers and dns_timeout (heloguard's own), dns_rr_list_limit.
+        let servers = DNSServerList.parse(parameters.value("dns_servers")).servers
+        let timeout = KnownParameters.timeInSeconds(parameters.value("dns_timeout")).flatMap { $0 > 0 ? $0 : nil } ?? 10
+        let dns = DNSSettings(servers: servers.isEmpty ? nil : servers, timeoutMilliseconds: timeout * 1000)
+        let rrListLimit = KnownParameters.integer(parameters.value("dns_rr_list_limit")).flatMap { $0 > 0 ? $0 : nil } ?? 100
+
+        // reject_rhsbl_helo replies: rbl_reply_maps, default_rbl_reply, smtpd_expansion_filter.
+        let (rbl, rblDiagnostics) = rblReplySettings(parameters, open: open)
+        fatal += rblDiagnostics
 
         let policy = PolicyConfig(
             heloRestrictions: heloRestrictions, restrictionClasses: classes,
@@ -118,7 +129,8 @@ public enum ConfigurationLoader {
             accessMapsMatchParentDomains: KnownParameters.parentDomainMatchesSubdomains("smtpd_access_maps", in: parameters),
             myNetworks: networks, impersonation: impersonation, unknownHeloTempfailAction: tempfail,
             nullAccessLookupKey: parameters.value("smtpd_null_access_lookup_key"),
-            myOrigin: parameters.value("myorigin"))
+            myOrigin: parameters.value("myorigin"), dns: dns, dnsRRListLimit: rrListLimit,
+            rbl: rbl, myHostname: parameters.value("myhostname"))
 
         if fatal.contains(where: { $0.severity == .error }) {
             throw ConfigError(sorted(fatal + tolerated))
@@ -167,6 +179,46 @@ public enum ConfigurationLoader {
             }
         }
         return result
+    }
+
+    /// `rbl_reply_maps` (a list of tables), `default_rbl_reply` (must expand, or Postfix would
+    /// stop at the first listed client) and `smtpd_expansion_filter`. Templates in the tables
+    /// that cannot be used are warnings: Postfix falls back to the default for them.
+    /// (`open` records the tables' own diagnostics itself.)
+    private static func rblReplySettings(
+        _ parameters: Parameters, open: (String, SourceLocation?) throws(ConfigError) -> TableReference
+    ) -> (RBLReplySettings, [ConfigDiagnostic]) {
+        var diagnostics: [ConfigDiagnostic] = []
+        let mapsLocation = parameters.location("rbl_reply_maps")
+        var maps: [TableReference] = []
+        for spec in PostfixList.tokens(parameters.value("rbl_reply_maps")) {
+            guard spec.contains(":") else {
+                diagnostics.append(.error(mapsLocation, "rbl_reply_maps: \"\(spec)\" is not a table (use type:name)"))
+                continue
+            }
+            do throws(ConfigError) {
+                let table = try open(spec, mapsLocation)
+                maps.append(table)
+                for result in table.table.resultTexts {
+                    let problems = ReplyTemplate.rblTemplateProblems(result.text)
+                    guard !problems.isEmpty else { continue }
+                    let entry = result.line.map { "\(spec) line \($0)" } ?? spec
+                    diagnostics.append(.warning(mapsLocation,
+                        "\(entry): bad rbl reply template \"\(result.text)\" (\(problems.joined(separator: "; "))); default_rbl_reply is used instead"))
+                }
+            } catch {
+                diagnostics += error.diagnostics
+            }
+        }
+        let defaultTemplate = parameters.value("default_rbl_reply")
+        let problems = ReplyTemplate.rblTemplateProblems(defaultTemplate)
+        if !problems.isEmpty {
+            diagnostics.append(.error(parameters.location("default_rbl_reply"),
+                "bad default_rbl_reply template: \(problems.joined(separator: "; "))"))
+        }
+        let settings = RBLReplySettings(replyMaps: maps, defaultTemplate: defaultTemplate,
+                                        expansionFilter: ExpansionFilter(postfixText: parameters.value("smtpd_expansion_filter")))
+        return (settings, diagnostics)
     }
 
     /// `impersonation_hostnames`, `impersonation_domains`, `impersonation_addresses` (empty:

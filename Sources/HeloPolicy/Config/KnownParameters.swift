@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// The parameters heloguard understands, with Postfix 3.7.11's defaults (`postconf -d`,
-/// `compatibility_level` 3.6), plus heloguard's own `impersonation_*` parameters.
+/// `compatibility_level` 3.6), plus heloguard's own `impersonation_*` and `dns_*` parameters.
 ///
 /// Names that mean the same as in Postfix keep Postfix's names so administrators can paste lines
 /// from main.cf. A name not in this registry draws a warning, unless it is listed in
@@ -25,6 +25,14 @@ public enum KnownParameters {
         case mynetworksStyle
         /// Used without `$name` expansion (Postfix `get_mail_conf_raw()`).
         case rawText
+        /// A time: a whole number with an optional unit `s`, `m`, `h`, `d` or `w` (seconds when
+        /// there is none), as Postfix's `conv_time()` reads it; heloguard also requires it to be
+        /// greater than zero.
+        case time
+        /// A whole number greater than zero.
+        case positiveInteger
+        /// `dns_servers`: addresses with optional ports (see ``DNSServerList``).
+        case dnsServers
     }
 
     public struct Parameter: Sendable, Hashable {
@@ -38,6 +46,11 @@ public enum KnownParameters {
     /// `postconf -d default_rbl_reply`.
     public static let defaultRBLReply =
         "$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using $rbl_domain${rbl_reason?; $rbl_reason}"
+
+    /// `postconf -d smtpd_expansion_filter`, as written in main.cf (backslash escapes are
+    /// decoded when the filter is used, as Postfix's `unescape()` does).
+    public static let defaultExpansionFilter =
+        ##"\t\40!"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"##
 
     /// `postconf -d parent_domain_matches_subdomains`.
     public static let defaultParentDomainMatchesSubdomains =
@@ -63,6 +76,7 @@ public enum KnownParameters {
         Parameter(name: "maps_rbl_reject_code", defaultValue: "554", kind: .replyCode),
         Parameter(name: "default_rbl_reply", defaultValue: defaultRBLReply, kind: .rawText),
         Parameter(name: "rbl_reply_maps", defaultValue: "", kind: .text),
+        Parameter(name: "smtpd_expansion_filter", defaultValue: defaultExpansionFilter, kind: .rawText),
         Parameter(name: "soft_bounce", defaultValue: "no", kind: .boolean),
         Parameter(name: "myhostname", defaultValue: nil, kind: .text),
         Parameter(name: "mydomain", defaultValue: nil, kind: .text),
@@ -75,6 +89,14 @@ public enum KnownParameters {
         Parameter(name: "impersonation_addresses", defaultValue: "", kind: .text),
         Parameter(name: "impersonation_reject_code", defaultValue: "550", kind: .replyCode),
         Parameter(name: "impersonation_reply_text", defaultValue: "Host impersonates this server", kind: .text),
+        Parameter(name: "impersonation_check_dns", defaultValue: "no", kind: .boolean),
+        // heloguard's own: Postfix resolves through libc and has no such settings.
+        Parameter(name: "dns_servers", defaultValue: "", kind: .dnsServers),
+        Parameter(name: "dns_timeout", defaultValue: "10s", kind: .time),
+        // Postfix's limit on the server addresses check_helo_{a,mx,ns}_access looks at is the
+        // built-in variable var_dns_rr_list_limit (100, src/dns/dns_rr.c); Postfix 3.7 has no
+        // parameter for it, heloguard makes it one under the same name.
+        Parameter(name: "dns_rr_list_limit", defaultValue: "100", kind: .positiveInteger),
     ]
 
     public static let byName: [String: Parameter] =
@@ -170,8 +192,32 @@ public enum KnownParameters {
         return number
     }
 
-    /// Checks the values in force: unknown names, booleans, reply codes, tempfail actions and
-    /// `mynetworks_style`. Errors name the assignment (file:line) that holds the bad value.
+    /// Reads a Postfix time value (`conv_time()`): a whole number, then optionally one unit
+    /// letter `s`, `m`, `h`, `d` or `w` (seconds when there is none). Returns seconds, or nil.
+    /// Stricter than Postfix 3.7, which ignores text after the unit letter.
+    public static func timeInSeconds(_ value: String) -> Int? {
+        var digits = Substring(value)
+        var multiplier = 1
+        if let last = digits.last, !last.isASCII || !last.isNumber {
+            switch last {
+            case "s": multiplier = 1
+            case "m": multiplier = 60
+            case "h": multiplier = 3600
+            case "d": multiplier = 86_400
+            case "w": multiplier = 604_800
+            default: return nil
+            }
+            digits = digits.dropLast()
+        }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let number = Int(digits), Int32(exactly: number) != nil else { return nil }
+        let (seconds, overflow) = number.multipliedReportingOverflow(by: multiplier)
+        guard !overflow, Int32(exactly: seconds) != nil else { return nil }
+        return seconds
+    }
+
+    /// Checks the values in force: unknown names, booleans, reply codes, tempfail actions,
+    /// `mynetworks_style`, times, counts and `dns_servers`. Errors name the assignment (file:line) that holds the bad value.
     public static func validate(_ parameters: Parameters) -> [ConfigDiagnostic] {
         var diagnostics: [ConfigDiagnostic] = []
         let classes = Set(restrictionClasses(parameters))
@@ -206,6 +252,26 @@ public enum KnownParameters {
             case .mynetworksStyle:
                 if !["host", "subnet", "class"].contains(value.lowercased()) {
                     diagnostics.append(.error(location, "bad \(parameter.name) value: \(value); specify exactly one of host, subnet or class"))
+                }
+            case .time:
+                if let seconds = timeInSeconds(value) {
+                    if seconds <= 0 {
+                        diagnostics.append(.error(location, "invalid \(parameter.name): \(value) (must be greater than zero)"))
+                    }
+                } else {
+                    diagnostics.append(.error(location, "parameter \(parameter.name): bad time value or unit: \(value) (use a number with an optional unit s, m, h, d or w)"))
+                }
+            case .positiveInteger:
+                if let number = integer(value) {
+                    if number <= 0 {
+                        diagnostics.append(.error(location, "invalid \(parameter.name): \(value) (must be greater than zero)"))
+                    }
+                } else {
+                    diagnostics.append(.error(location, "bad numerical configuration: \(shown)"))
+                }
+            case .dnsServers:
+                for problem in DNSServerList.parse(value).problems {
+                    diagnostics.append(.error(location, "\(parameter.name): \(problem)"))
                 }
             case .text, .rawText:
                 break

@@ -104,8 +104,19 @@ public struct Parameters: Sendable {
 }
 
 /// The expansion engine behind `Parameters`: a byte-level rendition of Postfix's `mac_parse()`
-/// tokenizer and `mac_expand()` callback in recursive mode.
+/// tokenizer and `mac_expand()` callback, in recursive mode for main.cf values and in
+/// Postfix's non-recursive mode (`MAC_EXP_FLAG_NONE` with a filter) for reply templates.
 struct MacroExpander {
+    /// How a `$name` value is inserted.
+    enum Mode {
+        /// main.cf: the value is expanded again; an undefined name is a warning.
+        case recursive
+        /// Reply templates (`default_rbl_reply`): the value is inserted as it is, except that
+        /// bytes outside `filter` become `_`; an unknown name is logged as Postfix's
+        /// `smtpd_expand_lookup()` logs it, and using one plainly fails the expansion.
+        case once(filter: ExpansionFilter)
+    }
+
     struct Finding: Hashable {
         let isError: Bool
         /// The parameter whose value contains the problem (nil: the top-level text).
@@ -118,14 +129,19 @@ struct MacroExpander {
 
     let lookup: (String) -> String?
     let rawNames: Set<String>
+    let mode: Mode
     private var result: [UInt8] = []
     private(set) var findings: [Finding] = []
+    /// True when a plain `$name` named something the lookup does not know (Postfix's
+    /// `MAC_PARSE_UNDEF`); only recorded in `.once` mode.
+    private(set) var usedUndefinedName = false
     private var level = 0
     private var failed = false
 
-    init(lookup: @escaping (String) -> String?, rawNames: Set<String>) {
+    init(lookup: @escaping (String) -> String?, rawNames: Set<String>, mode: Mode = .recursive) {
         self.lookup = lookup
         self.rawNames = rawNames
+        self.mode = mode
     }
 
     var output: String { String(decoding: result, as: UTF8.self) }
@@ -255,6 +271,9 @@ struct MacroExpander {
         }
         let name = String(decoding: text[nameStart..<nameEnd], as: UTF8.self)
         let value = lookup(name)
+        if value == nil, case .once = mode {
+            findings.append(Finding(isError: false, owner: owner, message: "unknown macro name \"\(name)\" in expansion request"))
+        }
         let nonEmpty = !(value ?? "").isEmpty
 
         func operand(_ start: Int) -> (text: [UInt8], next: Int, braced: Bool)? {
@@ -289,12 +308,21 @@ struct MacroExpander {
             }
             if !nonEmpty { parse(ifFalse, owner: owner) }
         default:
-            guard let value else {
-                findings.append(Finding(isError: false, owner: owner,
-                    message: "undefined parameter \"$\(name)\" expands to an empty string"))
-                return
+            switch mode {
+            case .recursive:
+                guard let value else {
+                    findings.append(Finding(isError: false, owner: owner,
+                        message: "undefined parameter \"$\(name)\" expands to an empty string"))
+                    return
+                }
+                if !value.isEmpty { parse(Array(value.utf8), owner: name) }
+            case .once(let filter):
+                guard let value else {
+                    usedUndefinedName = true
+                    return
+                }
+                result += filter.apply(value.utf8)
             }
-            if !value.isEmpty { parse(Array(value.utf8), owner: name) }
         }
     }
 }

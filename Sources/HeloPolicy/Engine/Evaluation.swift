@@ -65,6 +65,9 @@ final class Evaluation {
     var actions = MessageActions()
     var events: [PolicyLogEvent] = []
     var trace: [TraceStep] = []
+    /// True for a look-ahead run (``HeloPolicyEngine/prefetch(facts:)``) whose verdict is
+    /// thrown away: it must not pause the session (`sleep`).
+    var isLookAhead = false
     /// The restriction being evaluated at the top level, for reports.
     var currentTopRestriction: String?
     var decidingRestriction: String?
@@ -231,7 +234,7 @@ final class Evaluation {
         case .warnIfReject:
             status = .dunno
         case .sleep(let seconds):
-            Sleeper.sleep(seconds: seconds)
+            if !isLookAhead { Sleeper.sleep(seconds: seconds) }
             status = .dunno
         case .permitMynetworks:
             status = try permitMynetworks(replyName: replyName)
@@ -254,7 +257,7 @@ final class Evaluation {
         case .rejectUnknownHeloHostname:
             status = rejectUnknownHeloHostname()
         case .rejectRHSBLHelo(let domain):
-            status = rejectRHSBLHelo(domain)
+            status = try rejectRHSBLHelo(domain)
         case .permitNakedIPAddress:
             status = permitNakedIPAddress()
         case .rejectImpersonatingHelo:

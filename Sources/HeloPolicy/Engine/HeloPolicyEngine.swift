@@ -60,6 +60,18 @@ public struct HeloPolicyEngine: Sendable {
         return run(evaluation)
     }
 
+    /// Asks, at HELO time, the DNS questions a recipient's evaluation would ask, so that they
+    /// are answered before the first RCPT (through a caching resolver given to this engine).
+    /// Runs the list as for a recipient not yet known and throws the verdict away; `sleep`
+    /// does not pause. Questions that depend on the sender or recipient are asked when needed.
+    public func prefetch(facts: SessionFacts) {
+        guard config.delayReject, let argument = facts.heloArgument else { return }
+        let evaluation = Evaluation(config: config, resolver: resolver, facts: facts,
+                                    heloName: HeloName.stored(argument), recipient: nil)
+        evaluation.isLookAhead = true
+        _ = run(evaluation)
+    }
+
     private func run(_ evaluation: Evaluation) -> RecipientDecision {
         var verdict: Verdict
         do throws(EvaluationAbort) {

@@ -38,15 +38,39 @@ public struct ImpersonationIdentity: Sendable, Hashable {
     public var addresses: [IPAddress]
     /// The reason text in the reply (`impersonation_reply_text`).
     public var replyText: String
+    /// `impersonation_check_dns`: also refuse a HELO host name whose A or AAAA records point
+    /// at one of our addresses (heloguard's own; default off).
+    public var checkDNS: Bool
 
     public init(
         hostnames: [String] = [], domains: [String] = [], addresses: [IPAddress] = [],
-        replyText: String = "Host impersonates this server"
+        replyText: String = "Host impersonates this server", checkDNS: Bool = false
     ) {
         self.hostnames = hostnames
         self.domains = domains
         self.addresses = addresses
         self.replyText = replyText
+        self.checkDNS = checkDNS
+    }
+}
+
+/// How `reject_rhsbl_helo` words its refusal (Postfix's `rbl_reply_maps`, `default_rbl_reply`,
+/// `smtpd_expansion_filter`).
+public struct RBLReplySettings: Sendable {
+    /// `rbl_reply_maps`: tables that map an RBL argument to a reply template, searched in order.
+    public var replyMaps: [TableReference]
+    /// `default_rbl_reply`: the template used when no table has one.
+    public var defaultTemplate: String
+    /// `smtpd_expansion_filter`: the characters a `$name` value may bring into a reply.
+    public var expansionFilter: ExpansionFilter
+
+    public init(
+        replyMaps: [TableReference] = [], defaultTemplate: String = KnownParameters.defaultRBLReply,
+        expansionFilter: ExpansionFilter = ExpansionFilter(postfixText: KnownParameters.defaultExpansionFilter)
+    ) {
+        self.replyMaps = replyMaps
+        self.defaultTemplate = defaultTemplate
+        self.expansionFilter = expansionFilter
     }
 }
 
@@ -76,6 +100,13 @@ public struct PolicyConfig: Sendable {
     public var myOrigin: String
     /// `dns_servers`, `dns_timeout`: where and how the DNS restrictions ask.
     public var dns: DNSSettings
+    /// `dns_rr_list_limit`: how many server addresses `check_helo_{a,mx,ns}_access` looks at
+    /// in one check before it gives up with a warning (Postfix: 100, built in).
+    public var dnsRRListLimit: Int
+    /// `rbl_reply_maps`, `default_rbl_reply`, `smtpd_expansion_filter`.
+    public var rbl: RBLReplySettings
+    /// `myhostname`, which reply templates may show as `$server_name`.
+    public var myHostname: String
 
     public init(
         heloRestrictions: [Restriction] = [], restrictionClasses: [String: [Restriction]] = [:],
@@ -85,7 +116,8 @@ public struct PolicyConfig: Sendable {
         impersonation: ImpersonationIdentity = ImpersonationIdentity(),
         unknownHeloTempfailAction: TempfailAction = .deferIfPermit,
         nullAccessLookupKey: String = "<>", myOrigin: String = "localhost.localdomain",
-        dns: DNSSettings = DNSSettings()
+        dns: DNSSettings = DNSSettings(), dnsRRListLimit: Int = 100,
+        rbl: RBLReplySettings = RBLReplySettings(), myHostname: String = "localhost.localdomain"
     ) {
         self.heloRestrictions = heloRestrictions
         self.restrictionClasses = restrictionClasses
@@ -100,5 +132,8 @@ public struct PolicyConfig: Sendable {
         self.nullAccessLookupKey = nullAccessLookupKey
         self.myOrigin = myOrigin
         self.dns = dns
+        self.dnsRRListLimit = dnsRRListLimit
+        self.rbl = rbl
+        self.myHostname = myHostname
     }
 }

@@ -120,14 +120,32 @@ public struct TableReference: Sendable {
 
 /// The argument of `reject_rhsbl_helo`: `rbl.domain` or `rbl.domain=127.0.0.[2..11]`.
 public struct RHSBLDomain: Sendable, Hashable {
+    /// The whole argument as written, the first key for `rbl_reply_maps`.
     public let argument: String
-    public var domain: String { String(argument.split(separator: "=", maxSplits: 1).first ?? "") }
-    public var filter: String? {
-        let parts = argument.split(separator: "=", maxSplits: 1)
-        return parts.count == 2 ? String(parts[1]) : nil
-    }
+    /// The text before the first `=`: the block list's domain (`$rbl_domain`).
+    public let domain: String
+    /// The text after the first `=`, if any: which A records count.
+    public let filter: String?
+    /// The filter, parsed; nil when there is none.
+    public let pattern: Result<IPMatchPattern, IPMatchPattern.SyntaxError>?
 
     public init(_ argument: String) {
         self.argument = argument
+        if let equals = argument.firstIndex(of: "=") {
+            domain = String(argument[..<equals])
+            let filter = String(argument[argument.index(after: equals)...])
+            self.filter = filter
+            pattern = IPMatchPattern.parse(filter)
+        } else {
+            domain = argument
+            filter = nil
+            pattern = nil
+        }
+    }
+
+    /// Why the filter cannot be used (Postfix stops with "RBL reply error"), or nil.
+    public var patternError: String? {
+        if case .failure(let error)? = pattern { return "RBL reply error: \(error)" }
+        return nil
     }
 }

@@ -179,8 +179,13 @@ public enum RestrictionListParser {
                 }
             case .rejectRHSBLHelo:
                 if index < items.count {
-                    add(nil, .ready(.rejectRHSBLHelo(RHSBLDomain(items[index]))))
+                    let list = RHSBLDomain(items[index])
                     index += 1
+                    if let problem = list.patternError {
+                        add("restriction reject_rhsbl_helo \(list.argument): \(problem)")
+                    } else {
+                        add(nil, .ready(.rejectRHSBLHelo(list)))
+                    }
                 } else {
                     add("restriction reject_rhsbl_helo requires a domain name argument")
                 }

@@ -21,12 +21,19 @@ public struct SessionFacts: Sendable, Hashable {
     public var serverAddresses: [String]
     /// Host names the MTA says it has (`j`), likewise.
     public var serverHostnames: [String]
+    /// The client's TCP port (`{client_port}`), for `$client_port` in RBL reply templates;
+    /// nil shows as `unknown`, as Postfix shows a port it does not know.
+    public var clientPort: String?
+    /// The client's reverse (PTR) name, not forward-confirmed (`{client_ptr}`), for
+    /// `$reverse_client_name`; nil shows `clientName` instead.
+    public var reverseClientName: String?
 
     public init(
         clientAddress: String = "127.0.0.1", clientName: String = "unknown",
         heloArgument: String? = nil, sender: String? = nil, smtputf8: Bool = false,
         saslMethod: String? = nil, saslUsername: String? = nil,
-        serverAddresses: [String] = [], serverHostnames: [String] = []
+        serverAddresses: [String] = [], serverHostnames: [String] = [],
+        clientPort: String? = nil, reverseClientName: String? = nil
     ) {
         self.clientAddress = clientAddress
         self.clientName = clientName
@@ -37,6 +44,8 @@ public struct SessionFacts: Sendable, Hashable {
         self.saslUsername = saslUsername
         self.serverAddresses = serverAddresses
         self.serverHostnames = serverHostnames
+        self.clientPort = clientPort
+        self.reverseClientName = reverseClientName
     }
 
     /// `name[address]`, the client as Postfix shows it in replies and logs.

@@ -1,56 +1,88 @@
 extension Evaluation {
     /// `check_helo_a_access`, `check_helo_mx_access`, `check_helo_ns_access`: look up the
     /// servers behind the HELO name (its addresses, its mail exchangers or its name servers) in
-    /// an access table. The first hit of any kind ends the check; `OK` is not allowed there.
+    /// an access table, as Postfix's `check_server_access()` does. The first hit of any kind
+    /// ends the check, `DUNNO` included. `OK` is not allowed there: Postfix logs three warnings
+    /// and answers `451 4.3.5 Server configuration error` (unless a DISCARD came first).
     func checkHeloServerAccess(_ kind: Restriction.ServerKind, _ table: TableReference) throws(EvaluationAbort) -> CheckStatus {
         guard let helo = heloName else { return .dunno }
         let status = try serverAccess(kind, table, helo)
         if case .permit = status, !discard {
-            throw serverError("restriction check_helo_\(kind.rawValue.lowercased())_access returns OK for \(helo); this is not allowed for security reasons; use DUNNO instead of OK if you want to make an exception")
+            let name = "check_helo_\(kind.rawValue.lowercased())_access"
+            events.append(PolicyLogEvent(.warning, "restriction \(name) returns OK for \(helo)"))
+            events.append(PolicyLogEvent(.warning, "this is not allowed for security reasons"))
+            throw serverError("use DUNNO instead of OK if you want to make an exception")
         }
         return status
     }
 
+    /// The body of `check_server_access()` for the HELO name.
+    ///
+    /// 1. A literal `[addr]` (A and MX only) is its own server: the address is looked up
+    ///    directly; a bad literal and the NS type are DUNNO.
+    /// 2. A non-ASCII name is converted to its A-label form.
+    /// 3. The servers: for A, the name itself; for MX and NS, a DNS lookup. A null MX is
+    ///    DUNNO; an MX-less name (not found) is its own mail exchanger; an NS-less name walks up
+    ///    one label at a time until some answer other than "not found". Any other failure logs
+    ///    `Unable to look up <TYPE> host for <domain>: <why>` and is DUNNO, never a deferral.
+    ///    `<domain>` is the name last asked (a parent after an NS walk), or the HELO argument
+    ///    when that name is shorter than two characters or the walk ran out of labels.
+    /// 4. For each server in DNS order: a numeric server is looked up as an address; for MX and
+    ///    NS the server name is looked up as a domain (parents included); then each of its
+    ///    addresses (A, then AAAA; see ``resolveAddresses(_:)``). A server whose addresses cannot
+    ///    be found logs `Unable to look up <TYPE> host <server> for Helo command <h>: <why>`
+    ///    (MX and NS only) and is skipped. More than `dns_rr_list_limit` addresses over the whole
+    ///    check end it with a warning and DUNNO.
     private func serverAccess(_ kind: Restriction.ServerKind, _ table: TableReference, _ helo: String) throws(EvaluationAbort) -> CheckStatus {
         var domain = helo
         if let at = domain.lastIndex(of: "@") { domain = String(domain[domain.index(after: at)...]) }
         if domain.hasPrefix("[") {
-            guard kind != .ns, domain.hasSuffix("]"), domain.utf8.count >= 2 else { return .dunno }
-            var inside = String(domain.dropFirst().dropLast())
+            guard kind != .ns, domain.utf8.last == UInt8(ascii: "]") else { return .dunno }
+            var inside = String(decoding: Array(domain.utf8).dropFirst().dropLast(), as: UTF8.self)
             guard HostnameSyntax.isValidMailhostAddress(inside) else { return .dunno }
             if inside.lowercased().hasPrefix("ipv6:") { inside = String(inside.dropFirst(5)) }
             return try lookupAddress(table, inside, replyName: helo, replyClass: .helo).0
         }
         if !domain.allSatisfy(\.isASCII), let ascii = IDNA.toASCII(domain) { domain = ascii }
 
-        var servers: [String]
+        let servers: [String]
         switch kind {
         case .a:
             servers = [domain]
         case .mx, .ns:
             let type: DNSRecordType = kind == .mx ? .mx : .ns
-            var answer = resolver.lookup(domain, type: type)
+            var answer = dnsLookup(domain, type)
             if case .nullMX = answer { return .dunno }
+            // The name the warning shows; nil once an NS walk has run out of labels.
+            var asked: String? = domain
             if case .notFound = answer {
                 if kind == .mx {
                     answer = .records([domain])
                 } else {
-                    var parent = Substring(domain)
-                    while let dot = parent.firstIndex(of: "."), parent.index(after: dot) < parent.endIndex {
-                        parent = parent[parent.index(after: dot)...]
-                        answer = resolver.lookup(String(parent), type: .ns)
+                    var rest = Substring(domain)
+                    while true {
+                        guard let dot = rest.firstIndex(of: ".") else { asked = nil; break }
+                        let parent = rest[rest.index(after: dot)...]
+                        // A trailing dot ends the walk; Postfix then names the HELO argument.
+                        guard !parent.isEmpty else { asked = nil; break }
+                        rest = parent
+                        asked = String(parent)
+                        answer = dnsLookup(String(parent), .ns)
                         if case .notFound = answer { continue }
                         break
                     }
                 }
             }
             guard case .records(let hosts) = answer else {
-                events.append(PolicyLogEvent(.warning, "Unable to look up \(kind.rawValue) host for \(domain): \(Evaluation.describe(answer))"))
+                let shown = asked.flatMap { $0.utf8.count >= 2 ? $0 : nil } ?? helo
+                events.append(PolicyLogEvent(.warning,
+                    "Unable to look up \(kind.rawValue) host for \(shown): \(Evaluation.resolverErrorText(answer))"))
                 return .dunno
             }
             servers = hosts
         }
 
+        var addressCount = 0
         for server in servers {
             if HostnameSyntax.isValidHostAddress(server) {
                 let (status, found) = try lookupAddress(table, server, replyName: helo, replyClass: .helo)
@@ -61,37 +93,25 @@ extension Evaluation {
                 let (status, found) = try lookupDomain(table, server, replyName: helo, replyClass: .helo)
                 if found { return status }
             }
-            var addresses: [String] = []
-            var failure: String? = nil
-            for type in [DNSRecordType.a, .aaaa] {
-                switch resolver.lookup(server, type: type) {
-                case .records(let found): addresses += found
-                case .temporaryFailure(let why), .malformed(let why), .failed(let why): failure = why
-                case .notFound, .nullMX: break
+            switch resolveAddresses(server) {
+            case .failure(let why):
+                if kind != .a {
+                    events.append(PolicyLogEvent(.warning,
+                        "Unable to look up \(kind.rawValue) host \(server) for \(ReplyClass.helo.rawValue) \(helo): \(why)"))
                 }
-            }
-            if addresses.isEmpty {
-                if kind != .a || failure != nil {
-                    events.append(PolicyLogEvent(.warning, "Unable to look up \(kind.rawValue) host \(server) for \(helo): \(failure ?? "host not found")"))
+            case .addresses(let addresses):
+                for address in addresses {
+                    addressCount += 1
+                    if addressCount > config.dnsRRListLimit {
+                        events.append(PolicyLogEvent(.warning,
+                            "check_server_access: \(kind.rawValue) server address count limit (\(config.dnsRRListLimit)) exceeded for \(ReplyClass.helo.rawValue) \(helo) -- ignoring the remainder"))
+                        return .dunno
+                    }
+                    let (status, found) = try lookupAddress(table, address, replyName: helo, replyClass: .helo)
+                    if found { return status }
                 }
-                continue
-            }
-            for address in addresses {
-                let (status, found) = try lookupAddress(table, address, replyName: helo, replyClass: .helo)
-                if found { return status }
             }
         }
         return .dunno
-    }
-
-    static func describe(_ answer: DNSAnswer) -> String {
-        switch answer {
-        case .records(let records): return records.joined(separator: ", ")
-        case .notFound: return "Host not found"
-        case .nullMX: return "Null MX"
-        case .temporaryFailure(let why): return "Host not found, try again (\(why))"
-        case .malformed(let why): return "Malformed DNS server reply (\(why))"
-        case .failed(let why): return "Non-recoverable error (\(why))"
-        }
     }
 }

@@ -2,12 +2,47 @@ extension Evaluation {
     /// `reject_impersonating_helo` (heloguard's own): refuse a client that greets us with one of
     /// our own host names, one of our domains, or one of our addresses (bare, `[a.b.c.d]`,
     /// `[IPv6:...]`). Put it after `permit_mynetworks, permit_sasl_authenticated`.
+    ///
+    /// With `impersonation_check_dns = yes` a HELO host name that passed the name checks is
+    /// also resolved (A, then AAAA): pointing at one of our addresses is impersonation too,
+    /// with the same reply. Only valid host names are asked (one trailing dot ignored), never
+    /// literals or bare addresses. DNS trouble never refuses: it is logged and the restriction
+    /// has no opinion.
     func rejectImpersonatingHelo() -> CheckStatus {
-        guard let helo = heloName, ImpersonationCheck.claimsToBeUs(helo, identity: config.impersonation, facts: facts) else {
-            return .dunno
+        guard let helo = heloName else { return .dunno }
+        let identity = config.impersonation
+        if ImpersonationCheck.claimsToBeUs(helo, identity: identity, facts: facts)
+            || (identity.checkDNS && resolvesToUs(helo, identity: identity)) {
+            return refuse(.policy, code: config.codes.impersonation, dsn: "5.7.1",
+                          text: rejectionText(helo, .helo, identity.replyText))
         }
-        return refuse(.policy, code: config.codes.impersonation, dsn: "5.7.1",
-                      text: rejectionText(helo, .helo, config.impersonation.replyText))
+        return .dunno
+    }
+
+    /// True when the HELO, a host name, has an A or AAAA record that is one of our addresses.
+    private func resolvesToUs(_ helo: String, identity: ImpersonationIdentity) -> Bool {
+        let name = HostnameSyntax.droppingOneTrailingDot(helo)
+        guard !name.hasPrefix("["), !HostnameSyntax.isValidHostAddress(name),
+              HostnameSyntax.isValidHostname(name), name.utf8.count <= 253 else { return false }
+        for type in [DNSRecordType.a, .aaaa] {
+            let answer = resolver.lookup(name, type: type)
+            recordNote("  DNS \(type.rawValue) \(name)", Evaluation.describe(answer))
+            switch answer {
+            case .records(let records):
+                for record in records {
+                    if let address = IPAddress(record), ImpersonationCheck.isOurAddress(address, identity: identity, facts: facts) {
+                        recordNote("  impersonation", "\(name) has our address \(address)")
+                        return true
+                    }
+                }
+            case .notFound, .nullMX:
+                break
+            case .temporaryFailure, .failed, .malformed:
+                events.append(PolicyLogEvent(.warning,
+                    "reject_impersonating_helo: cannot look up \(type.rawValue) records of \(name) (\(Evaluation.describe(answer))); not counted as impersonation"))
+            }
+        }
+        return false
     }
 }
 
@@ -15,9 +50,7 @@ extension Evaluation {
 public enum ImpersonationCheck {
     public static func claimsToBeUs(_ helo: String, identity: ImpersonationIdentity, facts: SessionFacts = SessionFacts()) -> Bool {
         if let address = claimedAddress(helo) {
-            let ours = identity.addresses + facts.serverAddresses.compactMap { IPAddress($0) }
-            let candidates = [address, address.unmappedIPv4].compactMap { $0 }
-            return ours.contains { mine in candidates.contains { $0 == mine || $0 == mine.unmappedIPv4 } }
+            return isOurAddress(address, identity: identity, facts: facts)
         }
         let name = normalisedName(helo)
         guard !name.isEmpty else { return false }
@@ -34,6 +67,14 @@ public enum ImpersonationCheck {
             }
         }
         return false
+    }
+
+    /// True when `address` is one of ours (configured or reported by the MTA); an
+    /// IPv4-mapped IPv6 address counts as its IPv4 address, on either side.
+    public static func isOurAddress(_ address: IPAddress, identity: ImpersonationIdentity, facts: SessionFacts = SessionFacts()) -> Bool {
+        let ours = identity.addresses + facts.serverAddresses.compactMap { IPAddress($0) }
+        let candidates = [address, address.unmappedIPv4].compactMap { $0 }
+        return ours.contains { mine in candidates.contains { $0 == mine || $0 == mine.unmappedIPv4 } }
     }
 
     /// The address a HELO claims, if it is written as one: bare, `[v4]`, `[IPv6:v6]` or `[v6]`.

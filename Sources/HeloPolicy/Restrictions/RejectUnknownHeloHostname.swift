@@ -1,23 +1,31 @@
 extension Evaluation {
-    /// `reject_unknown_helo_hostname`: the HELO name must have an A, AAAA or MX record. Bare
-    /// addresses, invalid names and names with a trailing dot are refused without a query, as
-    /// Postfix's resolver front end refuses them; literals get the address-literal check.
+    /// `reject_unknown_helo_hostname`: the HELO name must have an A, AAAA or MX record
+    /// (Postfix's `reject_unknown_hostname()`). Literals get the address-literal check.
+    ///
+    /// The unmodified name is asked for A, then AAAA, then MX, stopping at the first type with
+    /// records. Bare addresses, invalid names and names with a trailing dot are "not found"
+    /// without a query (``dnsLookup(_:_:)``). Otherwise the outcome is the highest-ranked
+    /// status over the types asked, ranked as Postfix's `dns_lookup_rl()` ranks them
+    /// (postfix-helo-semantics §2.6): temporary failure > malformed reply > failure > null MX
+    /// > not found. (Postfix's top rank, "reply filter dropped everything", cannot occur:
+    /// heloguard has no `smtpd_dns_reply_filter`.)
+    ///
+    /// - records or null MX: DUNNO (mail servers may publish a null MX);
+    /// - temporary failure: `unknown_helo_hostname_tempfail_action`: remember
+    ///   `450 4.7.1 <h>: Helo command rejected: Host not found` (defer_if_permit) or reply with
+    ///   it now (defer). The code is 450 whatever `unknown_hostname_reject_code` says, as in Postfix;
+    /// - malformed reply: `<code> 4.7.1 <h>: Helo command rejected: Malformed DNS server reply`;
+    /// - failure or not found: `<code> 4.7.1 <h>: Helo command rejected: Host not found`.
+    ///
+    /// Postfix logs no warning of its own in any of these cases (it has one only for the
+    /// reply-filter case), so neither does heloguard; the answers are in the trace.
     func rejectUnknownHeloHostname() -> CheckStatus {
         guard let helo = heloName else { return .dunno }
         if helo.hasPrefix("[") { return rejectInvalidAddressLiteral(helo) }
-        let queryable = !HostnameSyntax.isValidHostAddress(helo)
-            && (helo == "." || HostnameSyntax.isValidHostname(helo, allowWildcard: true))
-            && helo.utf8.count <= 253
-        var outcome = DNSAnswer.notFound
-        if queryable {
-            outcome = existenceAnswer(helo)
-            if case .records = outcome { return .dunno }
-        }
-        switch outcome {
+        switch existenceAnswer(helo) {
         case .records, .nullMX:
             return .dunno
-        case .temporaryFailure(let why):
-            events.append(PolicyLogEvent(.warning, "\(helo): address or MX lookup failed temporarily: \(why)"))
+        case .temporaryFailure:
             let text = rejectionText(helo, .helo, "Host not found")
             if config.unknownHeloTempfailAction == .deferIfPermit {
                 return rememberDeferIfPermit(.policy, code: 450, dsn: "4.7.1", text: text)
@@ -32,25 +40,28 @@ extension Evaluation {
         }
     }
 
-    /// A, then AAAA, then MX, stopping at the first that has records; otherwise the worst
-    /// status seen, ranked as Postfix ranks them (temporary failure > malformed > failure >
-    /// null MX > not found).
+    /// A, then AAAA, then MX, stopping at the first that has records; otherwise the
+    /// highest-ranked status seen.
     private func existenceAnswer(_ name: String) -> DNSAnswer {
-        var worst = DNSAnswer.notFound
-        func rank(_ answer: DNSAnswer) -> Int {
-            switch answer {
-            case .temporaryFailure: return 4
-            case .malformed: return 3
-            case .failed: return 2
-            case .nullMX: return 1
-            case .notFound, .records: return 0
-            }
-        }
+        var best = DNSAnswer.notFound
         for type in [DNSRecordType.a, .aaaa, .mx] {
-            let answer = resolver.lookup(name, type: type)
+            let answer = dnsLookup(name, type)
             if case .records = answer { return answer }
-            if rank(answer) > rank(worst) { worst = answer }
+            if Self.rank(answer) >= Self.rank(best) { best = answer }
         }
-        return worst
+        return best
+    }
+
+    /// Postfix's status order (`DNS_RETRY` > `DNS_INVAL` > `DNS_FAIL` > `DNS_NULLMX` >
+    /// `DNS_NOTFOUND`, src/dns/dns.h).
+    private static func rank(_ answer: DNSAnswer) -> Int {
+        switch answer {
+        case .records: return 5
+        case .temporaryFailure: return 4
+        case .malformed: return 3
+        case .failed: return 2
+        case .nullMX: return 1
+        case .notFound: return 0
+        }
     }
 }
