@@ -24,7 +24,7 @@ API (kept stable; new things are only ever added):
   private resolv.conf (``nameserver 127.0.0.1``), hosts and nsswitch.conf over /etc's, sets
   the host name, and checks that only the loopback interface exists. ``Sandbox.start_dns()``
   is the hook for a DNS server on 127.0.0.1:53 (nothing listens there by default, so every
-  lookup fails at once).
+  lookup fails at once); testdns.py beside this file puts the test zone there.
 * ``TempDir(label)`` -- a temporary directory (``.path``), removed at exit unless
   ``HELOGUARD_E2E_KEEP=1``; readable by Postfix's unprivileged user.
 * ``PrivatePostfix(directory, port=None, ...)`` -- a private Postfix instance: ``configure()``,
