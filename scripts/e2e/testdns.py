@@ -6,8 +6,9 @@ inside harness.py's sandbox, and a small scripted DNS server for what dnsmasq ca
 Why both: native Postfix resolves through libc, i.e. port 53 of the sandbox's private
 resolv.conf, so the zone must be served there by a real server; heloguard is pointed at the
 same server (`dns_servers = 127.0.0.1`), so both sides see exactly the same answers. dnsmasq
-(Debian's dnsmasq-base, no system service) serves the zone in corpus/zone.dnsmasq and forwards
-the few domains that must fail (`tempfail.example.test`, ...) to the scripted server.
+(Debian's dnsmasq-base, no system service) serves corpus/test-zone -- written there in a small
+zone format, rendered here into dnsmasq options, and checked record by record at every start --
+and forwards the names that must fail (`tempfail.example.test`, ...) to the scripted server.
 
 As a module (for the runners)::
 
@@ -23,6 +24,7 @@ As a program::
     testdns.py serve --port 53 --default forward:127.0.0.1:5353 --delay-ms 300
     testdns.py serve --port 5301 --rule bench.example.test=a:192.0.2.1 --delay-ms 30
     testdns.py query good.example.test A [--server 127.0.0.1:53]
+    testdns.py render                     # the dnsmasq configuration of corpus/test-zone
 
 The scripted server answers UDP and TCP on 127.0.0.1:PORT. Each query is logged on stdout as
 `query NAME TYPE` (one line, flushed) before it is answered, so that a runner can count them.
@@ -55,7 +57,7 @@ HERE = Path(__file__).resolve().parent
 ZONE_FILE = HERE / "corpus" / "test-zone"
 DNSMASQ = "/usr/sbin/dnsmasq"
 
-# Where the scripted SERVFAIL server listens; corpus/zone.dnsmasq forwards to it by this port.
+# Where the scripted SERVFAIL server listens: SERVFAIL entries of the zone are forwarded here.
 SERVFAIL_PORT = 5300
 
 TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28,
@@ -269,10 +271,6 @@ def parse_zone(text: str, where: str = "test-zone") -> list[ZoneRecord]:
     return records
 
 
-def _hex(data: bytes) -> str:
-    return data.hex()
-
-
 def _txt_string(text: str) -> str:
     if '"' in text or "\\" in text:
         raise ValueError(f"TXT strings must not contain quotes or backslashes: {text!r}")
@@ -289,7 +287,7 @@ def render_dnsmasq(records: list[ZoneRecord], servfail_port: int = SERVFAIL_PORT
             lines.append((r.name, "wild", f"address=/{r.name[2:]}/{r.data}"))
         elif r.type == "A" and ipaddress.IPv4Address(r.data).is_loopback:
             lines.append((r.name, "rr", f"dns-rr={r.name},1,"
-                                        f"{_hex(ipaddress.IPv4Address(r.data).packed)}"))
+                                        f"{ipaddress.IPv4Address(r.data).packed.hex()}"))
         elif r.type in ("A", "AAAA"):
             ttl = f",{r.ttl}" if r.ttl is not None else ""
             lines.append((r.name, "host", f"host-record={r.name},{r.data}{ttl}"))
@@ -301,7 +299,7 @@ def render_dnsmasq(records: list[ZoneRecord], servfail_port: int = SERVFAIL_PORT
         elif r.type == "CNAME":
             lines.append((r.name, "CNAME", f"cname={r.name},{r.data}"))
         elif r.type == "NS":
-            lines.append((r.name, "rr", f"dns-rr={r.name},2,{_hex(encode_name(r.data))}"))
+            lines.append((r.name, "rr", f"dns-rr={r.name},2,{encode_name(r.data).hex()}"))
         elif r.type == "SERVFAIL":
             lines.append((r.name, "SERVFAIL", f"server=/{r.name}/127.0.0.1#{servfail_port}"))
     out = [ZONE_HEADER]
@@ -587,7 +585,12 @@ def main() -> int:
     ask.add_argument("name")
     ask.add_argument("type", choices=sorted(TYPES))
     ask.add_argument("--server", default="127.0.0.1:53")
+    commands.add_parser("render", help="print the dnsmasq configuration of corpus/test-zone")
     args = parser.parse_args()
+
+    if args.command == "render":
+        print(render_dnsmasq(parse_zone(ZONE_FILE.read_text(), str(ZONE_FILE))), end="")
+        return 0
 
     if args.command == "query":
         host, _, port = args.server.rpartition(":")
