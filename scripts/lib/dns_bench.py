@@ -149,9 +149,11 @@ def main():
         "dns: reject_unknown_helo_hostname, DNS answers after %g ms: without %.1f sessions/s, "
         "with (unique HELO names) %.1f sessions/s, with (one repeated name) %.1f sessions/s"
         % (args.latency_ms, median["without"], median["with, unique"], median["with, repeated"]),
-        "dns: ratio with/without %.3f (unique names), %.3f (repeated name)"
+        "dns: ratio with/without %.3f (unique names), %.3f (repeated name); a session that "
+        "waits %g ms for DNS allows at most %.0f sessions/s at %d at a time"
         % (median["with, unique"] / median["without"],
-           median["with, repeated"] / median["without"]),
+           median["with, repeated"] / median["without"], args.latency_ms,
+           args.parallel * 1000 / args.latency_ms, args.parallel),
         "dns: queries per %d sessions (median of %d rounds): unique names %g, repeated name %g, "
         "without the restriction %g; %d sessions at a time, EHLO/MAIL/RCPT/QUIT, unix sockets"
         % (args.sessions, args.runs, per_round["with, unique"], per_round["with, repeated"],
