@@ -404,8 +404,11 @@ class TestDNS:
         return self.h.LogFile(self.log_path).mark()
 
     def queries(self, since: int = 0) -> list[tuple[str, str]]:
-        """(name, type) of every query dnsmasq received after `since` (log-queries lines)."""
-        text = self.h.LogFile(self.log_path).read(since)
+        """(name, type) of every query dnsmasq received after `since` (log-queries lines),
+        once the log has been quiet for a moment (dnsmasq writes it asynchronously)."""
+        log = self.h.LogFile(self.log_path)
+        log.settle(quiet=0.2, timeout=5)
+        text = log.read(since)
         return [(m.group(2), m.group(1)) for m in _QUERY_LINE.finditer(text)]
 
     def count(self, name: str, rtype: str, since: int = 0) -> int:
