@@ -148,5 +148,3 @@ public final class ConfigurationStore: Sendable {
         }
     }
 }
-struct UnboundResolver: HeloResolver { init(settings: DNSSettings) throws {}
- func lookup(_ name: String, type: DNSRecordType) -> DNSAnswer { .notFound } }
