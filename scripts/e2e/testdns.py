@@ -362,6 +362,8 @@ class TestDNS:
     checks that every record is served as written (order and TTL included)."""
 
     def __init__(self, sandbox, directory: Path, port: int = 53, zone_file: Path = ZONE_FILE):
+        # harness is imported here, not at the top: the server process (`testdns.py serve`)
+        # must not install harness's exit and signal handlers.
         import harness as h
         self.h = h
         self.sandbox = sandbox
@@ -394,8 +396,7 @@ class TestDNS:
         return self
 
     def stop(self) -> None:
-        """Stops dnsmasq (a test of "DNS down"); the scripted server stays. start() again
-        brings dnsmasq back."""
+        """Stops dnsmasq; the scripted server stays (start() brings dnsmasq back)."""
         if self.dnsmasq is not None:
             self.dnsmasq.kill()
             self.dnsmasq = None
