@@ -24,7 +24,7 @@ API (kept stable; new things are only ever added):
   private resolv.conf (``nameserver 127.0.0.1``), hosts and nsswitch.conf over /etc's, sets
   the host name, and checks that only the loopback interface exists. ``Sandbox.start_dns()``
   is the hook for a DNS server on 127.0.0.1:53 (nothing listens there by default, so every
-  lookup fails at once).
+  lookup fails at once); testdns.py beside this file puts the test zone there.
 * ``TempDir(label)`` -- a temporary directory (``.path``), removed at exit unless
   ``HELOGUARD_E2E_KEEP=1``; readable by Postfix's unprivileged user.
 * ``PrivatePostfix(directory, port=None, ...)`` -- a private Postfix instance: ``configure()``,
@@ -47,6 +47,8 @@ API (kept stable; new things are only ever added):
 * ``write_file(path, text)`` -- writes a config or table file dated 10 s back (Postfix waits
   ~2 s before it reads a file modified just now).
 * ``run_main(main)`` -- ``sys.exit(main())``, a HarnessError exiting 2 with its message.
+* ``Checks()`` -- named pass/fail checks of a runner: ``check(name, ok, detail)`` prints one
+  line each (the detail only on failure), ``failed`` lists the names that failed.
 * ``is_socket(path)`` -- whether a path is a socket.
 * ``cleanup()`` -- stop everything started so far (also registered with atexit and run on
   SIGTERM/SIGINT/SIGHUP).
@@ -74,7 +76,7 @@ __all__ = [
     "DEFAULT_HOSTNAME", "HarnessError", "Sandbox", "enter_sandbox", "in_sandbox", "TempDir",
     "PrivatePostfix", "Heloguard", "Daemon", "Reply", "Exchange", "Message", "Pause",
     "SMTPClient", "run_session", "heloguard_binary", "write_file", "wait_until", "cleanup",
-    "LogFile", "run_main", "is_socket",
+    "LogFile", "run_main", "is_socket", "Checks",
 ]
 
 DEFAULT_HOSTNAME = "mx.e2e.test"
@@ -980,6 +982,23 @@ def run_main(main: Callable[[], int]) -> None:
         print(f"harness error: {error}", file=sys.stderr)
         status = 2
     sys.exit(status)
+
+
+class Checks:
+    """Named checks with a pass/fail line each, for runners that assert rather than compare."""
+
+    def __init__(self):
+        self.results: list[tuple[str, bool]] = []
+
+    def check(self, name: str, ok: bool, detail: str = "") -> bool:
+        self.results.append((name, ok))
+        print(f"{'ok  ' if ok else 'FAIL'} {name}" + (f"\n       {detail}" if detail and not ok
+                                                       else ""), flush=True)
+        return ok
+
+    @property
+    def failed(self) -> list[str]:
+        return [name for name, ok in self.results if not ok]
 
 
 def heloguard_binary(argv: Sequence[str]) -> Path:
