@@ -54,10 +54,10 @@ let package = Package(
             name: "MilterKit",
             dependencies: ["CMilter"]
         ),
-        // The application as a library: the per-connection session, logging, reload.
+        // The application as a library: the per-connection session, logging, reload, the penalty box.
         .target(
             name: "HeloGuard",
-            dependencies: ["HeloPolicy", "HeloDNS", "MilterKit"]
+            dependencies: ["HeloPolicy", "HeloDNS", "HeloState", "MilterKit"]
         ),
         // Test support: the MTA side of the milter protocol and a recording milter context.
         .target(
@@ -70,6 +70,7 @@ let package = Package(
                 "HeloPolicy",
                 "HeloDNS",
                 "HeloGuard",
+                "HeloState",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -87,7 +88,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HeloGuardCLITests",
-            dependencies: ["HeloPolicy", "heloguard"]
+            dependencies: ["HeloPolicy", "HeloState", "heloguard"]
         ),
         .testTarget(
             name: "MilterKitTests",
@@ -95,7 +96,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HeloGuardTests",
-            dependencies: ["HeloGuard", "HeloPolicy", "MilterKit", "MilterTesting"]
+            dependencies: ["HeloGuard", "HeloPolicy", "HeloState", "MilterKit", "MilterTesting"]
         ),
         .testTarget(
             name: "MilterProtocolTests",

@@ -48,9 +48,10 @@ public struct HeloGuardService: Sendable {
             startupErrors.error(error.description)
             return 1
         }
+        let log: any MailLog = options.foreground ? StderrLog() : SyslogLog()
         let store: ConfigurationStore
         do throws(ConfigError) {
-            store = try ConfigurationStore(path: options.configPath)
+            store = try ConfigurationStore(path: options.configPath, makePenalties: { PenaltyService(settings: $0, log: log) })
         } catch {
             for diagnostic in error.diagnostics { startupErrors.error(diagnostic.description) }
             startupErrors.error("\(options.configPath): configuration refused; not starting")
@@ -65,7 +66,6 @@ public struct HeloGuardService: Sendable {
             account = (entry.pointee.pw_uid, entry.pointee.pw_gid, user)
         }
 
-        let log: any MailLog = options.foreground ? StderrLog() : SyslogLog()
         Self.logDiagnostics(store.current.loaded.diagnostics, to: log)
 
         let runner = MilterRunner(name: "heloguard", socket: socket, factory: HeloGuardFactory(store: store, log: log))
@@ -96,6 +96,8 @@ public struct HeloGuardService: Sendable {
         if let problem = (store.current.resolver as? SharedResolver)?.prepare() {
             log.error("\(problem); DNS-based restrictions will answer with a temporary failure")
         }
+        // Likewise the state store's writer and refresh threads (a problem is logged there).
+        store.current.penalties.prepare()
 
         let pidFile = options.pidFile
         SignalWatcher.watch(reload: {
@@ -106,6 +108,7 @@ public struct HeloGuardService: Sendable {
                 if let problem = (next.resolver as? SharedResolver)?.prepare() {
                     log.error("\(problem); DNS-based restrictions will answer with a temporary failure")
                 }
+                next.penalties.prepare()
             } catch {
                 log.error("reload refused: \(error.diagnostics.filter { $0.severity == .error }.map(\.description).joined(separator: "; ")); keeping the previous configuration")
             }
@@ -115,6 +118,7 @@ public struct HeloGuardService: Sendable {
             // libmilter ends its main loop within a few seconds; should it not, do not linger.
             sleep(Self.stopDeadlineSeconds)
             log.warning("libmilter did not stop within \(Self.stopDeadlineSeconds) s; exiting")
+            store.current.penalties.shutdown(timeout: .seconds(2))
             Self.removeFiles(socket: socket, pidFile: pidFile)
             _exit(0)
         })
@@ -127,6 +131,10 @@ public struct HeloGuardService: Sendable {
         } catch {
             log.error("\(error.description); stopping")
             status = 1
+        }
+        // Write what is queued (penalties, HELO log records), waiting a few seconds at most.
+        if !store.current.penalties.shutdown(timeout: .seconds(5)) {
+            log.warning("the state database did not take every queued change before shutdown; some were lost")
         }
         Self.removeFiles(socket: socket, pidFile: options.pidFile)
         return status

@@ -1,4 +1,6 @@
+import Foundation
 import HeloPolicy
+import HeloState
 import MilterKit
 
 /// One SMTP connection as heloguard sees it through the milter protocol. It keeps what Postfix
@@ -7,6 +9,10 @@ import MilterKit
 ///
 /// The HELO name survives ABORT (RSET, the ABORT that follows a repeated HELO, end of message):
 /// Postfix keeps it too. Only a new HELO replaces it.
+///
+/// A refusal whose decision asks for it puts the client into the penalty box (memory at once,
+/// the store through the writer queue); at close, the connection's HELO and worst verdict go to
+/// the HELO log (when `helo_log = yes` and the connection is sampled). Neither waits for the disk.
 public final class HeloGuardSession: MilterHandler {
     /// The reply when our own state is unusable (a recipient before any connect): temporary,
     /// never a 5xx caused by our failure.
@@ -26,6 +32,8 @@ public final class HeloGuardSession: MilterHandler {
     /// With `smtpd_delay_reject = no`: a `defer_if_permit` raised at HELO, applied to every recipient.
     private var heloDeferral: SMTPReply?
     private var transaction = Transaction()
+    /// The worst verdict of this connection so far, for the HELO log.
+    private var outcome = ConnectionOutcome()
 
     /// What the current mail transaction has collected.
     private struct Transaction {
@@ -52,6 +60,7 @@ public final class HeloGuardSession: MilterHandler {
     public func connect(client: MilterClient, context: any MilterContext) -> MilterResponse {
         connected = true
         facts = SessionFacts()
+        outcome = ConnectionOutcome()
         (engine, dnsAnswers) = configuration.sessionEngine()
         let hostname = client.hostname
         var address = client.address
@@ -85,6 +94,7 @@ public final class HeloGuardSession: MilterHandler {
         // milter cannot (the MTA answers 250 and applies our reply to MAIL and later commands).
         let result = engine.checkHelo(argument: name, facts: facts)
         writeEvents(result.decision.events, command: "HELO", queueID: "NOQUEUE", recipient: nil, helo: name)
+        carryOut(result.decision)
         if let reply = result.decision.verdict.reply {
             return .refuse(Self.milterReply(reply))
         }
@@ -102,6 +112,7 @@ public final class HeloGuardSession: MilterHandler {
         guard connected else { return .tempfail(Self.internalErrorReply) }
         if let refusal = engine.checkMail(facts) {
             log.info("NOQUEUE: reject: MAIL from \(facts.clientNameAndAddress): \(refusal.line);\(envelope(recipient: nil, helo: storedHelo))")
+            outcome.note(RecipientDecision(verdict: .reject(refusal), decidingRestriction: "smtpd_helo_required"))
             return .refuse(Self.milterReply(refusal))
         }
         return .continue
@@ -116,6 +127,7 @@ public final class HeloGuardSession: MilterHandler {
         let queueID = context.macro("i").flatMap { $0.isEmpty ? nil : $0 } ?? "NOQUEUE"
         writeEvents(decision.events, command: "RCPT", queueID: queueID, recipient: RecipientAddress.bare(recipient),
                     helo: storedHelo)
+        carryOut(decision)
         switch decision.verdict {
         case .reject(let reply), .defer(let reply):
             return .refuse(Self.milterReply(reply))
@@ -169,9 +181,25 @@ public final class HeloGuardSession: MilterHandler {
         facts.smtputf8 = false
     }
 
-    public func close(context: any MilterContext) {}
+    public func close(context: any MilterContext) {
+        guard connected else { return }
+        connected = false
+        let penalties = configuration.penalties
+        guard let helo = storedHelo, let client = IPAddress(facts.clientAddress), penalties.sampleConnection() else { return }
+        penalties.record(HeloLogRecord(time: Date(), client: client, helo: helo, verdict: outcome.verdict,
+                                       restriction: outcome.restriction))
+    }
 
     // MARK: - Helpers
+
+    /// Notes the verdict for the HELO log and, when the decision asks for it, boxes the client.
+    private func carryOut(_ decision: RecipientDecision) {
+        outcome.note(decision)
+        guard let request = decision.penalty,
+              let entry = configuration.penalties.penalize(clientAddress: facts.clientAddress, reason: request.reason) else { return }
+        let until = PenaltyNotice.utcText(Int64(entry.expires.timeIntervalSince1970.rounded(.down)))
+        log.info("penalized: \(entry.key) until \(until): \(entry.reason)")
+    }
 
     private func accept(helo name: String) {
         facts.heloArgument = name
@@ -222,6 +250,28 @@ public final class HeloGuardSession: MilterHandler {
                 log.info("\(queueID): \(event.kind.rawValue): \(command) from \(facts.clientNameAndAddress): \(event.text);\(envelope(recipient: recipient, helo: helo))")
             }
         }
+    }
+}
+
+/// The worst verdict over a connection's recipients, as the HELO log records it: `reject` over
+/// `defer` over `accept` (a discard counts as accepted), `none` when no recipient was decided;
+/// with the restriction that decided the worst one.
+struct ConnectionOutcome {
+    private(set) var verdict = "none"
+    private(set) var restriction: String?
+    private var rank = 0
+
+    mutating func note(_ decision: RecipientDecision) {
+        let (word, rank): (String, Int)
+        switch decision.verdict {
+        case .reject: (word, rank) = ("reject", 3)
+        case .defer: (word, rank) = ("defer", 2)
+        case .accept, .discard: (word, rank) = ("accept", 1)
+        }
+        guard rank > self.rank else { return }
+        self.rank = rank
+        verdict = word
+        restriction = rank > 1 ? decision.decidingRestriction : nil
     }
 }
 

@@ -16,19 +16,27 @@ public final class RuntimeConfiguration: Sendable {
     public let generation: Int
     /// What connections under this configuration ask of the MTA; worked out once, not per connection.
     public let negotiation: MilterNegotiation
+    /// The penalty box and the HELO log (shared across reloads while their settings stay).
+    public let penalties: PenaltyService
 
-    public init(path: String, loaded: LoadedConfiguration, generation: Int, resolver: ResolverSetup) {
+    public init(path: String, loaded: LoadedConfiguration, generation: Int, resolver: ResolverSetup,
+                penalties: PenaltyService) {
         self.path = path
         self.loaded = loaded
         self.resolver = resolver.resolver
-        self.engine = HeloPolicyEngine(config: loaded.policy, resolver: resolver.resolver)
+        self.penalties = penalties
+        self.engine = HeloPolicyEngine(config: loaded.policy, resolver: resolver.resolver, penalties: penalties)
         self.generation = generation
         self.negotiation = HeloGuardFactory.negotiation(for: loaded.policy)
     }
 
-    /// A configuration whose DNS restrictions use `resolver` (tests, tools).
-    public convenience init(path: String, loaded: LoadedConfiguration, generation: Int, resolver: any HeloResolver) {
-        self.init(path: path, loaded: loaded, generation: generation, resolver: ResolverSetup(resolver: resolver, settings: loaded.policy.dns))
+    /// A configuration whose DNS restrictions use `resolver` (tests, tools); with no penalty
+    /// service given, the box lives in memory only and the HELO log goes nowhere.
+    public convenience init(path: String, loaded: LoadedConfiguration, generation: Int, resolver: any HeloResolver,
+                            penalties: PenaltyService? = nil) {
+        self.init(path: path, loaded: loaded, generation: generation,
+                  resolver: ResolverSetup(resolver: resolver, settings: loaded.policy.dns),
+                  penalties: penalties ?? PenaltyService.inMemory(settings: loaded.policy.state))
     }
 
     public var policy: PolicyConfig { loaded.policy }
@@ -36,7 +44,7 @@ public final class RuntimeConfiguration: Sendable {
     /// An engine for one SMTP session: the same policy, with DNS answers kept for the session.
     func sessionEngine() -> (HeloPolicyEngine, SessionResolver) {
         let cache = SessionResolver(upstream: resolver, timeoutMilliseconds: loaded.policy.dns.timeoutMilliseconds)
-        return (HeloPolicyEngine(config: loaded.policy, resolver: cache), cache)
+        return (HeloPolicyEngine(config: loaded.policy, resolver: cache, penalties: penalties), cache)
     }
 }
 
@@ -106,24 +114,33 @@ struct BrokenResolver: HeloResolver {
 
 /// Holds the current configuration and swaps in a new one atomically on reload. A configuration
 /// that fails to load is refused and the current one stays. The resolver (and its cache) is
-/// kept across reloads unless `dns_servers` or `dns_timeout` changed.
+/// kept across reloads unless `dns_servers` or `dns_timeout` changed; the penalty service (its
+/// box, store and threads) unless a `state_directory`, `penalty_box_*` or `helo_log*` setting
+/// changed, in which case the old one is flushed and closed.
 public final class ConfigurationStore: Sendable {
     public let path: String
     private let state: Mutex<RuntimeConfiguration>
     private let loader: @Sendable (String) throws(ConfigError) -> LoadedConfiguration
     private let makeResolver: @Sendable (DNSSettings) -> ResolverSetup
+    private let makePenalties: @Sendable (StateSettings) -> PenaltyService
 
-    /// Loads `path` now; throws when it cannot be used.
+    /// Loads `path` now; throws when it cannot be used. `makePenalties` makes the penalty
+    /// service for a configuration's state settings (by default one on the embedded store,
+    /// logging to standard error; it touches the disk only once started).
     public init(path: String,
                 loader: @escaping @Sendable (String) throws(ConfigError) -> LoadedConfiguration = { path throws(ConfigError) in
                     try ConfigurationLoader.load(path: path)
                 },
-                makeResolver: @escaping @Sendable (DNSSettings) -> ResolverSetup = ResolverSetup.unbound) throws(ConfigError) {
+                makeResolver: @escaping @Sendable (DNSSettings) -> ResolverSetup = ResolverSetup.unbound,
+                makePenalties: @escaping @Sendable (StateSettings) -> PenaltyService = { PenaltyService(settings: $0, log: StderrLog()) }
+    ) throws(ConfigError) {
         self.path = path
         self.loader = loader
         self.makeResolver = makeResolver
+        self.makePenalties = makePenalties
         let loaded = try loader(path)
-        let first = RuntimeConfiguration(path: path, loaded: loaded, generation: 1, resolver: makeResolver(loaded.policy.dns))
+        let first = RuntimeConfiguration(path: path, loaded: loaded, generation: 1, resolver: makeResolver(loaded.policy.dns),
+                                         penalties: makePenalties(loaded.policy.state))
         state = Mutex(first)
     }
 
@@ -141,10 +158,15 @@ public final class ConfigurationStore: Sendable {
         let setup = reusable
             ? ResolverSetup(resolver: previous.resolver, settings: loaded.policy.dns)
             : makeResolver(loaded.policy.dns)
-        return state.withLock { current in
-            let next = RuntimeConfiguration(path: path, loaded: loaded, generation: current.generation + 1, resolver: setup)
+        let penalties = previous.penalties.settings == loaded.policy.state
+            ? previous.penalties : makePenalties(loaded.policy.state)
+        let next = state.withLock { current in
+            let next = RuntimeConfiguration(path: path, loaded: loaded, generation: current.generation + 1, resolver: setup,
+                                            penalties: penalties)
             current = next
             return next
         }
+        if penalties !== previous.penalties { previous.penalties.shutdown() }
+        return next
     }
 }

@@ -34,7 +34,9 @@ enum HeloguardMilter {
     }
 
     private static func write(config: String, files: [String: String], into milter: MilterProcess) throws {
-        try milter.write("heloguard.conf", config)
+        // The penalty box's file goes into the test's directory, never under /var/lib.
+        let state = config.contains("state_directory") ? "" : "\nstate_directory = @DIR@/state\n"
+        try milter.write("heloguard.conf", config + state)
         for (name, text) in files { try milter.write(name, text) }
     }
 

@@ -95,6 +95,7 @@ public enum ConfigurationLoader {
         codes.defer = code("defer_code", codes.defer)
         codes.mapsRBLReject = code("maps_rbl_reject_code", codes.mapsRBLReject)
         codes.impersonation = code("impersonation_reject_code", codes.impersonation)
+        codes.penaltyBox = code("penalty_box_reject_code", codes.penaltyBox)
 
         // mynetworks.
         let networksLocation = parameters.location("mynetworks")
@@ -122,6 +123,8 @@ public enum ConfigurationLoader {
         let (rbl, rblDiagnostics) = rblReplySettings(parameters, open: open)
         fatal += rblDiagnostics
 
+        let state = stateSettings(parameters, diagnostics: &fatal)
+
         let policy = PolicyConfig(
             heloRestrictions: heloRestrictions, restrictionClasses: classes,
             heloRequired: flag("smtpd_helo_required", false), delayReject: flag("smtpd_delay_reject", true),
@@ -130,7 +133,8 @@ public enum ConfigurationLoader {
             myNetworks: networks, impersonation: impersonation, unknownHeloTempfailAction: tempfail,
             nullAccessLookupKey: parameters.value("smtpd_null_access_lookup_key"),
             myOrigin: parameters.value("myorigin"), dns: dns, dnsRRListLimit: rrListLimit,
-            rbl: rbl, myHostname: parameters.value("myhostname"))
+            rbl: rbl, myHostname: parameters.value("myhostname"),
+            penalizeImpersonation: flag("penalize_impersonation", true), state: state)
 
         if fatal.contains(where: { $0.severity == .error }) {
             throw ConfigError(sorted(fatal + tolerated))
@@ -219,6 +223,43 @@ public enum ConfigurationLoader {
         let settings = RBLReplySettings(replyMaps: maps, defaultTemplate: defaultTemplate,
                                         expansionFilter: ExpansionFilter(postfixText: parameters.value("smtpd_expansion_filter")))
         return (settings, diagnostics)
+    }
+
+    /// `state_directory` (an absolute path), `penalty_box_*` (the IPv6 prefix 32 to 128, the
+    /// maximum time not shorter than the first) and `helo_log*`. validate() has already
+    /// reported values of the wrong kind; these are the checks that need more than one value.
+    private static func stateSettings(_ parameters: Parameters, diagnostics: inout [ConfigDiagnostic]) -> StateSettings {
+        let defaults = StateSettings()
+        func time(_ name: String, _ fallback: Int) -> Int {
+            KnownParameters.timeInSeconds(parameters.value(name)).flatMap { $0 > 0 ? $0 : nil } ?? fallback
+        }
+        func count(_ name: String, _ fallback: Int) -> Int {
+            KnownParameters.integer(parameters.value(name)).flatMap { $0 > 0 ? $0 : nil } ?? fallback
+        }
+        var settings = StateSettings(
+            directory: parameters.value("state_directory"),
+            penaltyTTL: time("penalty_box_ttl", defaults.penaltyTTL),
+            penaltyMaxTTL: time("penalty_box_max_ttl", defaults.penaltyMaxTTL),
+            penaltyMaxEntries: count("penalty_box_max_entries", defaults.penaltyMaxEntries),
+            ipv6PrefixLength: count("penalty_box_ipv6_prefix", defaults.ipv6PrefixLength),
+            heloLog: KnownParameters.boolean(parameters.value("helo_log")) ?? defaults.heloLog,
+            heloLogSample: count("helo_log_sample", defaults.heloLogSample),
+            heloLogRetention: time("helo_log_retention", defaults.heloLogRetention))
+        if !settings.directory.hasPrefix("/") {
+            diagnostics.append(.error(parameters.location("state_directory"),
+                "state_directory = \(settings.directory): must be an absolute path"))
+            settings.directory = defaults.directory
+        }
+        if !(32...128).contains(settings.ipv6PrefixLength) {
+            diagnostics.append(.error(parameters.location("penalty_box_ipv6_prefix"),
+                "penalty_box_ipv6_prefix = \(settings.ipv6PrefixLength): must be 32 to 128 (a shorter prefix would box whole providers)"))
+            settings.ipv6PrefixLength = defaults.ipv6PrefixLength
+        }
+        if settings.penaltyMaxTTL < settings.penaltyTTL {
+            diagnostics.append(.error(parameters.location("penalty_box_max_ttl") ?? parameters.location("penalty_box_ttl"),
+                "penalty_box_max_ttl = \(parameters.value("penalty_box_max_ttl")) is shorter than penalty_box_ttl = \(parameters.value("penalty_box_ttl"))"))
+        }
+        return settings
     }
 
     /// `impersonation_hostnames`, `impersonation_domains`, `impersonation_addresses` (empty:

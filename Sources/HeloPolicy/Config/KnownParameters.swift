@@ -5,7 +5,8 @@ import Darwin
 #endif
 
 /// The parameters heloguard understands, with Postfix 3.7.11's defaults (`postconf -d`,
-/// `compatibility_level` 3.6), plus heloguard's own `impersonation_*` and `dns_*` parameters.
+/// `compatibility_level` 3.6), plus heloguard's own `impersonation_*`, `dns_*`, `state_directory`, `penalty_box_*`,
+/// `penalize_impersonation` and `helo_log*` parameters.
 ///
 /// Names that mean the same as in Postfix keep Postfix's names so administrators can paste lines
 /// from main.cf. A name not in this registry draws a warning, unless it is listed in
@@ -97,6 +98,17 @@ public enum KnownParameters {
         // built-in variable var_dns_rr_list_limit (100, src/dns/dns_rr.c); Postfix 3.7 has no
         // parameter for it, heloguard makes it one under the same name.
         Parameter(name: "dns_rr_list_limit", defaultValue: "100", kind: .positiveInteger),
+        // heloguard's own: memory across connections (penalty box, HELO log).
+        Parameter(name: "state_directory", defaultValue: "/var/lib/heloguard", kind: .text),
+        Parameter(name: "penalty_box_ttl", defaultValue: "24h", kind: .time),
+        Parameter(name: "penalty_box_max_ttl", defaultValue: "7d", kind: .time),
+        Parameter(name: "penalty_box_max_entries", defaultValue: "100000", kind: .positiveInteger),
+        Parameter(name: "penalty_box_ipv6_prefix", defaultValue: "64", kind: .positiveInteger),
+        Parameter(name: "penalty_box_reject_code", defaultValue: "550", kind: .replyCode),
+        Parameter(name: "penalize_impersonation", defaultValue: "yes", kind: .boolean),
+        Parameter(name: "helo_log", defaultValue: "yes", kind: .boolean),
+        Parameter(name: "helo_log_sample", defaultValue: "1", kind: .positiveInteger),
+        Parameter(name: "helo_log_retention", defaultValue: "30d", kind: .time),
     ]
 
     public static let byName: [String: Parameter] =

@@ -102,12 +102,16 @@ public struct RecipientDecision: Sendable, Hashable {
     public var actions: MessageActions
     public var events: [PolicyLogEvent]
     public var trace: [TraceStep]
+    /// Set when this refusal puts the client into the penalty box (only ever with a 5xx
+    /// `reject` verdict); the session carries it out.
+    public var penalty: PenaltyRequest?
 
     public init(
         verdict: Verdict, decidingRestriction: String? = nil, actions: MessageActions = MessageActions(),
-        events: [PolicyLogEvent] = [], trace: [TraceStep] = []
+        events: [PolicyLogEvent] = [], trace: [TraceStep] = [], penalty: PenaltyRequest? = nil
     ) {
         self.verdict = verdict
+        self.penalty = penalty
         self.decidingRestriction = decidingRestriction
         self.actions = actions
         self.events = events

@@ -51,6 +51,8 @@ enum ReplyClass: String, Sendable {
 final class Evaluation {
     let config: PolicyConfig
     let resolver: any HeloResolver
+    /// Who is in the penalty box, for `reject_penalized_client`.
+    let penalties: any PenaltyLookup
     let facts: SessionFacts
     /// The HELO name as the restrictions see it: sanitised with delayed rejection, raw without.
     let heloName: String?
@@ -71,10 +73,16 @@ final class Evaluation {
     /// The restriction being evaluated at the top level, for reports.
     var currentTopRestriction: String?
     var decidingRestriction: String?
+    /// Set by `penalize_client`: the next permanent refusal boxes the client.
+    var penalizeNext = false
+    /// The verdict's request to box the client, if a refusal asked for it.
+    var penaltyRequest: PenaltyRequest?
 
-    init(config: PolicyConfig, resolver: any HeloResolver, facts: SessionFacts, heloName: String?, recipient: String?) {
+    init(config: PolicyConfig, resolver: any HeloResolver, penalties: any PenaltyLookup = NoPenalties(),
+         facts: SessionFacts, heloName: String?, recipient: String?) {
         self.config = config
         self.resolver = resolver
+        self.penalties = penalties
         self.facts = facts
         self.heloName = heloName
         self.recipient = recipient
@@ -104,7 +112,9 @@ final class Evaluation {
         }
         let reply = SMTPReply.finish(draft, softBounce: config.softBounce)
         events.append(PolicyLogEvent(warnOnly ? .rejectWarning : .reject, reply.line))
-        return warnOnly ? .dunno : .reject(reply)
+        let status: CheckStatus = warnOnly ? .dunno : .reject(reply)
+        notePenalty(for: status, warnOnly: warnOnly)
+        return status
     }
 
     /// `<name>: <class> rejected: <reason>`, the text of every restriction refusal.
@@ -262,6 +272,10 @@ final class Evaluation {
             status = permitNakedIPAddress()
         case .rejectImpersonatingHelo:
             status = rejectImpersonatingHelo()
+        case .rejectPenalizedClient:
+            status = rejectPenalizedClient()
+        case .penalizeClient:
+            status = penalizeClient()
         case .restrictionClass(let name):
             guard let list = config.restrictionClasses[name] else {
                 throw serverError("unknown smtpd restriction: \"\(name)\"")

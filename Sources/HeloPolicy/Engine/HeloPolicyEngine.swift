@@ -4,10 +4,14 @@
 public struct HeloPolicyEngine: Sendable {
     public let config: PolicyConfig
     public let resolver: any HeloResolver
+    /// Who is in the penalty box (`reject_penalized_client`); nobody by default.
+    public let penalties: any PenaltyLookup
 
-    public init(config: PolicyConfig, resolver: any HeloResolver = UnavailableResolver()) {
+    public init(config: PolicyConfig, resolver: any HeloResolver = UnavailableResolver(),
+                penalties: any PenaltyLookup = NoPenalties()) {
         self.config = config
         self.resolver = resolver
+        self.penalties = penalties
     }
 
     /// The reply Postfix gives to MAIL FROM when `smtpd_helo_required = yes` and no HELO was
@@ -25,7 +29,7 @@ public struct HeloPolicyEngine: Sendable {
     /// nothing is checked now.
     public func checkHelo(argument: String, facts: SessionFacts) -> HeloStageResult {
         guard !config.delayReject else { return HeloStageResult(decision: RecipientDecision(verdict: .accept), pendingDeferral: nil) }
-        let evaluation = Evaluation(config: config, resolver: resolver, facts: facts, heloName: argument, recipient: nil)
+        let evaluation = Evaluation(config: config, resolver: resolver, penalties: penalties, facts: facts, heloName: argument, recipient: nil)
         let decision = run(evaluation)
         var pending: SMTPReply? = nil
         if case .accept = decision.verdict, evaluation.deferIfPermit != nil {
@@ -55,7 +59,7 @@ public struct HeloPolicyEngine: Sendable {
         guard let argument = facts.heloArgument else {
             return RecipientDecision(verdict: .accept, trace: [TraceStep(depth: 0, restriction: "(no HELO)", outcome: "no HELO restrictions apply")])
         }
-        let evaluation = Evaluation(config: config, resolver: resolver, facts: facts,
+        let evaluation = Evaluation(config: config, resolver: resolver, penalties: penalties, facts: facts,
                                     heloName: HeloName.stored(argument), recipient: address)
         return run(evaluation)
     }
@@ -66,7 +70,7 @@ public struct HeloPolicyEngine: Sendable {
     /// does not pause. Questions that depend on the sender or recipient are asked when needed.
     public func prefetch(facts: SessionFacts) {
         guard config.delayReject, let argument = facts.heloArgument else { return }
-        let evaluation = Evaluation(config: config, resolver: resolver, facts: facts,
+        let evaluation = Evaluation(config: config, resolver: resolver, penalties: penalties, facts: facts,
                                     heloName: HeloName.stored(argument), recipient: nil)
         evaluation.isLookAhead = true
         _ = run(evaluation)
@@ -93,8 +97,11 @@ public struct HeloPolicyEngine: Sendable {
             evaluation.decidingRestriction = "defer_if_permit"
         }
         if case .discard = verdict { evaluation.decidingRestriction = evaluation.decidingRestriction ?? evaluation.currentTopRestriction }
+        var penalty: PenaltyRequest? = nil
+        if case .reject = verdict, !evaluation.isLookAhead { penalty = evaluation.penaltyRequest }
         return RecipientDecision(verdict: verdict, decidingRestriction: verdict == .accept ? nil : evaluation.decidingRestriction,
-                                 actions: evaluation.actions, events: evaluation.events, trace: evaluation.trace)
+                                 actions: evaluation.actions, events: evaluation.events, trace: evaluation.trace,
+                                 penalty: penalty)
     }
 }
 

@@ -18,6 +18,8 @@ public struct ReplyCodes: Sendable, Hashable {
     public var mapsRBLReject = 554
     /// `impersonation_reject_code` (heloguard's own)
     public var impersonation = 550
+    /// `penalty_box_reject_code` (heloguard's own): `reject_penalized_client`'s refusals.
+    public var penaltyBox = 550
 
     public init() {}
 }
@@ -74,6 +76,51 @@ public struct RBLReplySettings: Sendable {
     }
 }
 
+/// Memory across connections (heloguard's own parameters): where the state file lives, how the
+/// penalty box keeps clients and what the HELO log records. Times are in seconds. The rule core
+/// only carries these values; the application's state store applies them.
+public struct StateSettings: Sendable, Hashable {
+    /// The file name of the embedded store inside ``directory``.
+    public static let databaseFileName = "heloguard.sqlite"
+
+    /// `state_directory`: where the embedded store's file lives.
+    public var directory: String
+    /// `penalty_box_ttl`: how long a first offence boxes a client.
+    public var penaltyTTL: Int
+    /// `penalty_box_max_ttl`: the longest a repeat offence boxes a client.
+    public var penaltyMaxTTL: Int
+    /// `penalty_box_max_entries`: the most entries the box holds.
+    public var penaltyMaxEntries: Int
+    /// `penalty_box_ipv6_prefix`: IPv6 clients are boxed by networks of this many bits.
+    public var ipv6PrefixLength: Int
+    /// `helo_log`: record each connection's HELO and verdict.
+    public var heloLog: Bool
+    /// `helo_log_sample`: record one connection in this many (1: every one).
+    public var heloLogSample: Int
+    /// `helo_log_retention`: how long HELO log records are kept.
+    public var heloLogRetention: Int
+
+    public init(
+        directory: String = "/var/lib/heloguard", penaltyTTL: Int = 86_400, penaltyMaxTTL: Int = 7 * 86_400,
+        penaltyMaxEntries: Int = 100_000, ipv6PrefixLength: Int = 64, heloLog: Bool = true,
+        heloLogSample: Int = 1, heloLogRetention: Int = 30 * 86_400
+    ) {
+        self.directory = directory
+        self.penaltyTTL = penaltyTTL
+        self.penaltyMaxTTL = penaltyMaxTTL
+        self.penaltyMaxEntries = penaltyMaxEntries
+        self.ipv6PrefixLength = ipv6PrefixLength
+        self.heloLog = heloLog
+        self.heloLogSample = heloLogSample
+        self.heloLogRetention = heloLogRetention
+    }
+
+    /// The embedded store's file: ``directory``/``databaseFileName``.
+    public var databasePath: String {
+        directory.hasSuffix("/") ? directory + Self.databaseFileName : directory + "/" + Self.databaseFileName
+    }
+}
+
 /// Decides whether a client belongs to `mynetworks`.
 public protocol ClientNetworkMatching: Sendable {
     func matchesClient(name: String, address: String) -> TableLookup
@@ -107,6 +154,10 @@ public struct PolicyConfig: Sendable {
     public var rbl: RBLReplySettings
     /// `myhostname`, which reply templates may show as `$server_name`.
     public var myHostname: String
+    /// `penalize_impersonation`: a refusal by `reject_impersonating_helo` boxes the client.
+    public var penalizeImpersonation: Bool
+    /// `state_directory`, `penalty_box_*`, `helo_log*`.
+    public var state: StateSettings
 
     public init(
         heloRestrictions: [Restriction] = [], restrictionClasses: [String: [Restriction]] = [:],
@@ -117,8 +168,11 @@ public struct PolicyConfig: Sendable {
         unknownHeloTempfailAction: TempfailAction = .deferIfPermit,
         nullAccessLookupKey: String = "<>", myOrigin: String = "localhost.localdomain",
         dns: DNSSettings = DNSSettings(), dnsRRListLimit: Int = 100,
-        rbl: RBLReplySettings = RBLReplySettings(), myHostname: String = "localhost.localdomain"
+        rbl: RBLReplySettings = RBLReplySettings(), myHostname: String = "localhost.localdomain",
+        penalizeImpersonation: Bool = true, state: StateSettings = StateSettings()
     ) {
+        self.penalizeImpersonation = penalizeImpersonation
+        self.state = state
         self.heloRestrictions = heloRestrictions
         self.restrictionClasses = restrictionClasses
         self.heloRequired = heloRequired

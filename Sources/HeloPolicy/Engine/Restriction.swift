@@ -26,6 +26,8 @@ public enum RestrictionName: String, Sendable, CaseIterable {
     case rejectRHSBLHelo = "reject_rhsbl_helo"
     case permitNakedIPAddress = "permit_naked_ip_address"
     case rejectImpersonatingHelo = "reject_impersonating_helo"
+    case rejectPenalizedClient = "reject_penalized_client"
+    case penalizeClient = "penalize_client"
 
     /// Looks a name up case-insensitively.
     public init?(caseInsensitive name: String) {
@@ -57,6 +59,10 @@ public indirect enum Restriction: Sendable, CustomStringConvertible {
     case rejectRHSBLHelo(RHSBLDomain)
     case permitNakedIPAddress
     case rejectImpersonatingHelo
+    /// Refuses a client that is in the penalty box (heloguard's own).
+    case rejectPenalizedClient
+    /// Marks the evaluation: its next permanent refusal boxes the client (heloguard's own).
+    case penalizeClient
     /// A name listed in `smtpd_restriction_classes`; expands to that class's list in place.
     case restrictionClass(String)
     /// Something Postfix answers with `451 4.3.5 Server configuration error` when it is reached
@@ -93,6 +99,8 @@ public indirect enum Restriction: Sendable, CustomStringConvertible {
         case .rejectRHSBLHelo(let d): return "reject_rhsbl_helo \(d.argument)"
         case .permitNakedIPAddress: return "permit_naked_ip_address"
         case .rejectImpersonatingHelo: return "reject_impersonating_helo"
+        case .rejectPenalizedClient: return "reject_penalized_client"
+        case .penalizeClient: return "penalize_client"
         case .restrictionClass(let name): return name
         case .serverError(let why): return "(error: \(why))"
         }

@@ -213,6 +213,8 @@ public enum RestrictionListParser {
         case .rejectUnknownHeloHostname, .rejectUnknownHostname: return .rejectUnknownHeloHostname
         case .permitNakedIPAddress: return .permitNakedIPAddress
         case .rejectImpersonatingHelo: return .rejectImpersonatingHelo
+        case .rejectPenalizedClient: return .rejectPenalizedClient
+        case .penalizeClient: return .penalizeClient
         case .sleep, .rejectRHSBLHelo, .checkClientAccess, .checkHeloAccess, .checkSenderAccess,
              .checkRecipientAccess, .checkHeloAAccess, .checkHeloMXAccess, .checkHeloNSAccess:
             return .serverError(why: "restriction \(name.rawValue) needs an argument")

@@ -8,13 +8,22 @@ extension Evaluation {
     /// with the same reply. Only valid host names are asked (one trailing dot ignored), never
     /// literals or bare addresses. DNS trouble never refuses: it is logged and the restriction
     /// has no opinion.
+    ///
+    /// With `penalize_impersonation = yes` (the default) a refusal also asks for the client
+    /// to be put into the penalty box.
     func rejectImpersonatingHelo() -> CheckStatus {
         guard let helo = heloName else { return .dunno }
         let identity = config.impersonation
         if ImpersonationCheck.claimsToBeUs(helo, identity: identity, facts: facts)
             || (identity.checkDNS && resolvesToUs(helo, identity: identity)) {
-            return refuse(.policy, code: config.codes.impersonation, dsn: "5.7.1",
-                          text: rejectionText(helo, .helo, identity.replyText))
+            let status = refuse(.policy, code: config.codes.impersonation, dsn: "5.7.1",
+                                text: rejectionText(helo, .helo, identity.replyText))
+            // With penalize_impersonation = yes a final, permanent refusal boxes the client
+            // (not one under warn_if_reject, which returns dunno, nor a 4xx).
+            if config.penalizeImpersonation, case .reject(let reply) = status, reply.isPermanent {
+                penaltyRequest = PenaltyRequest(reason: "impersonating HELO <\(helo)>", restriction: "reject_impersonating_helo")
+            }
+            return status
         }
         return .dunno
     }
