@@ -469,8 +469,18 @@ class Heloguard(Daemon):
         """What Postfix's smtpd_milters needs to reach this milter."""
         return f"unix:{self.socket_path}"
 
+    def pin_state_directory(self) -> None:
+        """Keeps heloguard's state (penalty box, HELO log) beside its config, never in the
+        system's default directory: appends `state_directory` unless the config sets it."""
+        text = self.config.read_text()
+        if not re.search(r"^state_directory\s*=", text, re.M):
+            if text and not text.endswith("\n"):
+                text += "\n"
+            self.config.write_text(text + f"state_directory = {self.config.parent / 'heloguard-state'}\n")
+
     def start(self, timeout: float = 15) -> "Heloguard":
         """Starts heloguard and waits until its socket accepts connections."""
+        self.pin_state_directory()
         super().start()
 
         def ready() -> bool:
@@ -484,6 +494,7 @@ class Heloguard(Daemon):
 
     def reload(self) -> None:
         """Asks heloguard to reload its configuration and tables (SIGUSR1)."""
+        self.pin_state_directory()
         self.signal(signal.SIGUSR1)
 
     def reload_and_wait(self, timeout: float = 10) -> str:
