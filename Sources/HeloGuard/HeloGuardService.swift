@@ -92,12 +92,8 @@ public struct HeloGuardService: Sendable {
             }
         }
 
-        // The resolver's threads start only now, in the detached process.
-        if let problem = (store.current.resolver as? SharedResolver)?.prepare() {
-            log.error("\(problem); DNS-based restrictions will answer with a temporary failure")
-        }
-        // Likewise the state store's writer and refresh threads (a problem is logged there).
-        store.current.penalties.prepare()
+        // The resolver's and the state store's threads start only now, in the detached process.
+        Self.startThreads(of: store.current, log: log)
 
         let pidFile = options.pidFile
         SignalWatcher.watch(reload: {
@@ -105,10 +101,7 @@ public struct HeloGuardService: Sendable {
                 let next = try store.reload()
                 log.info("reload: \(store.path) loaded (configuration #\(next.generation)); new connections use it")
                 Self.logDiagnostics(next.loaded.diagnostics, to: log)
-                if let problem = (next.resolver as? SharedResolver)?.prepare() {
-                    log.error("\(problem); DNS-based restrictions will answer with a temporary failure")
-                }
-                next.penalties.prepare()
+                Self.startThreads(of: next, log: log)
             } catch {
                 log.error("reload refused: \(error.diagnostics.filter { $0.severity == .error }.map(\.description).joined(separator: "; ")); keeping the previous configuration")
             }
@@ -160,6 +153,16 @@ public struct HeloGuardService: Sendable {
             case .error: log.warning(place + diagnostic.message + " (lookups that reach it answer 451 4.3.5, as in Postfix)")
             }
         }
+    }
+
+    /// Makes the shared resolver and opens the state store of `configuration` (both start
+    /// threads, so this runs after detaching); a resolver problem is logged here, a state store
+    /// problem by the penalty service itself.
+    static func startThreads(of configuration: RuntimeConfiguration, log: any MailLog) {
+        if let problem = (configuration.resolver as? SharedResolver)?.prepare() {
+            log.error("\(problem); DNS-based restrictions will answer with a temporary failure")
+        }
+        configuration.penalties.prepare()
     }
 
     private static func writePidFile(_ path: String) -> Bool {

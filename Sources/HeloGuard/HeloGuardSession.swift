@@ -61,7 +61,6 @@ public final class HeloGuardSession: MilterHandler {
         connected = true
         facts = SessionFacts()
         outcome = ConnectionOutcome()
-        (engine, dnsAnswers) = configuration.sessionEngine()
         let hostname = client.hostname
         var address = client.address
         if address.isEmpty {
@@ -81,13 +80,15 @@ public final class HeloGuardSession: MilterHandler {
 
     public func helo(_ name: String, context: any MilterContext) -> MilterResponse {
         heloDeferral = nil
-        if name != facts.heloArgument {
+        // A new name starts with fresh answers (and a fresh timeout allowance); answers nobody
+        // asked for yet need no replacing.
+        if name != facts.heloArgument, dnsAnswers.questionCount > 0 {
             (engine, dnsAnswers) = configuration.sessionEngine()
         }
         guard !configuration.policy.delayReject else {
             accept(helo: name)
             // Ask DNS now, once: the recipients are then decided from these answers.
-            engine.prefetch(facts: facts)
+            if configuration.asksDNSAtHelo { engine.prefetch(facts: facts) }
             return .continue
         }
         // Delayed rejection off: decide now. Postfix would refuse the HELO command itself; a

@@ -4,12 +4,11 @@ import MilterKit
 import Synchronization
 
 /// One loaded configuration: the parsed parameters, the policy, the resolver its DNS
-/// restrictions ask, and the engine that applies it. Immutable; a reload makes a new one, and
-/// each connection keeps the one it started with.
+/// restrictions ask and the penalty box. Immutable; a reload makes a new one, and each
+/// connection keeps the one it started with (and makes its own engine from it).
 public final class RuntimeConfiguration: Sendable {
     public let path: String
     public let loaded: LoadedConfiguration
-    public let engine: HeloPolicyEngine
     /// The shared resolver (one libunbound context and cache for every connection).
     public let resolver: any HeloResolver
     /// Counts loads since start (1 = the configuration read at start).
@@ -18,6 +17,8 @@ public final class RuntimeConfiguration: Sendable {
     public let negotiation: MilterNegotiation
     /// The penalty box and the HELO log (shared across reloads while their settings stay).
     public let penalties: PenaltyService
+    /// True when the restriction lists ask DNS: only then is the list run ahead at HELO.
+    public let asksDNSAtHelo: Bool
 
     public init(path: String, loaded: LoadedConfiguration, generation: Int, resolver: ResolverSetup,
                 penalties: PenaltyService) {
@@ -25,7 +26,7 @@ public final class RuntimeConfiguration: Sendable {
         self.loaded = loaded
         self.resolver = resolver.resolver
         self.penalties = penalties
-        self.engine = HeloPolicyEngine(config: loaded.policy, resolver: resolver.resolver, penalties: penalties)
+        self.asksDNSAtHelo = loaded.policy.namesDNSRestrictions
         self.generation = generation
         self.negotiation = HeloGuardFactory.negotiation(for: loaded.policy)
     }

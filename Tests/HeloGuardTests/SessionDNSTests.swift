@@ -145,6 +145,35 @@ struct SessionDNSTests {
         #expect(resolver.questions.isEmpty)
     }
 
+    @Test("lists that name no DNS restriction are not run ahead at HELO; a table result's DNS check asks at RCPT, once")
+    func noLookAheadWithoutDNSRestrictions() throws {
+        let resolver = CountingResolver(Self.zone)
+        let harness = try SessionHarness("smtpd_helo_restrictions = check_helo_access inline:{nx.example.test=reject_unknown_helo_hostname}",
+                                         resolver: resolver)
+        harness.connect()
+        harness.helo("nx.example.test")
+        #expect(resolver.questions.isEmpty)
+        harness.mail("<a@example.org>")
+        for recipient in ["<b@example.com>", "<c@example.com>"] {
+            #expect(SessionHarness.text(harness.rcpt(recipient)) == Self.notFound)
+        }
+        #expect(resolver.questions == ["nx.example.test/A", "nx.example.test/AAAA", "nx.example.test/MX"])
+    }
+
+    @Test("which configurations ask DNS at HELO", arguments: [
+        ("smtpd_helo_restrictions = reject_non_fqdn_helo_hostname", false),
+        ("smtpd_helo_restrictions = reject_unknown_helo_hostname", true),
+        ("smtpd_helo_restrictions = check_helo_mx_access inline:{x=DUNNO}", true),
+        ("smtpd_helo_restrictions = reject_rhsbl_helo rhsbl.test", true),
+        ("smtpd_helo_restrictions = reject_impersonating_helo", false),
+        ("smtpd_helo_restrictions = reject_impersonating_helo\nimpersonation_check_dns = yes", true),
+        ("smtpd_restriction_classes = dnsy\ndnsy = reject_unknown_helo_hostname\nsmtpd_helo_restrictions = check_helo_access inline:{x=dnsy}", true),
+    ])
+    func asksDNSAtHelo(_ config: String, _ expected: Bool) throws {
+        let loaded = try ConfigurationLoader.load(text: config, file: "test.conf", interfaces: [])
+        #expect(RuntimeConfiguration(path: "test.conf", loaded: loaded, generation: 1, resolver: UnavailableResolver()).asksDNSAtHelo == expected)
+    }
+
     @Test("a reload keeps the resolver (and its cache) unless the DNS settings change")
     func reloadKeepsResolver() throws {
         let texts = ["smtpd_helo_restrictions = reject_unknown_helo_hostname\ndns_servers = 127.0.0.1",

@@ -191,3 +191,12 @@ public struct PolicyConfig: Sendable {
         self.myHostname = myHostname
     }
 }
+
+extension PolicyConfig {
+    /// True when the HELO list or a restriction class names a restriction that asks DNS. A
+    /// table result naming one is not seen here; its questions are asked when it fires.
+    public var namesDNSRestrictions: Bool {
+        let lists = [heloRestrictions] + Array(restrictionClasses.values)
+        return lists.contains { list in list.contains { $0.needsDNS(impersonationChecksDNS: impersonation.checkDNS) } }
+    }
+}

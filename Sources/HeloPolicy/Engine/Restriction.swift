@@ -106,10 +106,12 @@ public indirect enum Restriction: Sendable, CustomStringConvertible {
         }
     }
 
-    /// True for restrictions that need DNS answers.
-    public var needsDNS: Bool {
+    /// True for restrictions that ask DNS (`reject_impersonating_helo` only when
+    /// `impersonation_check_dns` is on).
+    func needsDNS(impersonationChecksDNS: Bool) -> Bool {
         switch self {
         case .rejectUnknownHeloHostname, .checkHeloServerAccess, .rejectRHSBLHelo: return true
+        case .rejectImpersonatingHelo: return impersonationChecksDNS
         default: return false
         }
     }
