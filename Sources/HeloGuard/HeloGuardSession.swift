@@ -187,8 +187,9 @@ public final class HeloGuardSession: MilterHandler {
         connected = false
         let penalties = configuration.penalties
         guard let helo = storedHelo, let client = IPAddress(facts.clientAddress), penalties.sampleConnection() else { return }
+        let reverseName = facts.clientName != "unknown" ? facts.clientName : facts.reverseClientName
         penalties.record(HeloLogRecord(time: Date(), client: client, helo: helo, verdict: outcome.verdict,
-                                       restriction: outcome.restriction))
+                                       restriction: outcome.restriction, clientName: reverseName))
     }
 
     // MARK: - Helpers

@@ -28,7 +28,7 @@ public final class SQLiteStateStore: StateStore {
     /// The file the milter uses when the configuration names none.
     public static let defaultPath = "/var/lib/heloguard/heloguard.sqlite"
     /// The schema this code writes (`PRAGMA user_version`).
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     /// How long a statement waits for a lock held by another process.
     public static let busyTimeoutMilliseconds: Int32 = 2000
 
@@ -109,10 +109,12 @@ public final class SQLiteStateStore: StateStore {
                         try db.run("DELETE FROM penalty WHERE key = ?", [.text(key.description)])
                     case let .heloLog(record):
                         try db.run("""
-                            INSERT INTO helo_log (time, client, helo, verdict, restriction) VALUES (?, ?, ?, ?, ?)
+                            INSERT INTO helo_log (time, client, helo, verdict, restriction, client_name)
+                            VALUES (?, ?, ?, ?, ?, ?)
                             """, [.integer(Self.seconds(record.time)), .text(record.client.description),
                                   .text(record.helo), .text(record.verdict),
-                                  record.restriction.map { .text($0) } ?? .null])
+                                  record.restriction.map { .text($0) } ?? .null,
+                                  record.clientName.map { .text($0) } ?? .null])
                     }
                 }
             }
@@ -235,6 +237,7 @@ public final class SQLiteStateStore: StateStore {
     /// clients per HELO name, (client, helo, time) the distinct names per client, both without
     /// touching the table and with a `--since` filter; (time) serves retention and `--since`
     /// alone; the partial (restriction, helo) index covers the rejected records only.
+    /// Version 2 adds `client_name`, the client's reverse name.
     static let migrations: [String] = [
         """
         CREATE TABLE penalty (
@@ -257,6 +260,10 @@ public final class SQLiteStateStore: StateStore {
         CREATE INDEX helo_log_helo ON helo_log (helo, client, time);
         CREATE INDEX helo_log_client ON helo_log (client, helo, time);
         CREATE INDEX helo_log_restriction ON helo_log (restriction, helo) WHERE restriction IS NOT NULL;
+        """,
+        // Version 2: the client's reverse name, for the provider-name findings of `heloguard stats`.
+        """
+        ALTER TABLE helo_log ADD COLUMN client_name TEXT;
         """,
     ]
 

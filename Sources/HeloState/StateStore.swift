@@ -2,8 +2,8 @@ import Foundation
 import HeloPolicy
 
 /// One connection's HELO as the HELO log keeps it, for `heloguard stats`: when, from which client
-/// address (the real address, not the penalty-box key), the HELO name, the verdict and the
-/// restriction that decided it.
+/// address (the real address, not the penalty-box key) and reverse name, the HELO name, the
+/// verdict and the restriction that decided it.
 public struct HeloLogRecord: Sendable, Hashable {
     public var time: Date
     public var client: IPAddress
@@ -12,13 +12,19 @@ public struct HeloLogRecord: Sendable, Hashable {
     public var verdict: String
     /// The restriction that decided, e.g. `reject_impersonating_helo`; nil when none did.
     public var restriction: String?
+    /// The client's reverse name as the MTA reported it: the verified name, else the unverified
+    /// PTR name; nil when it has none. Lets `heloguard stats` see a HELO that claims a provider's
+    /// name from an address whose reverse name is elsewhere.
+    public var clientName: String?
 
-    public init(time: Date, client: IPAddress, helo: String, verdict: String, restriction: String? = nil) {
+    public init(time: Date, client: IPAddress, helo: String, verdict: String, restriction: String? = nil,
+                clientName: String? = nil) {
         self.time = time
         self.client = client
         self.helo = helo
         self.verdict = verdict
         self.restriction = restriction
+        self.clientName = clientName
     }
 }
 

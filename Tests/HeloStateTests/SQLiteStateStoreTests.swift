@@ -17,7 +17,7 @@ struct SQLiteStateStoreTests {
         return (attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1
     }
 
-    @Test("created on first use: directory 0750, file 0640, WAL mode, schema version 1")
+    @Test("created on first use: directory 0750, file 0640, WAL mode, the current schema version")
     func creation() throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -30,6 +30,38 @@ struct SQLiteStateStoreTests {
         #expect(journal == "wal")
         let version = try store.withConnection("test") { db throws(SQLiteFailure) in try db.integer("PRAGMA user_version") }
         #expect(version == Int64(SQLiteStateStore.schemaVersion))
+    }
+
+    @Test("a version 1 file is migrated to version 2 in place, its rows kept, and gains the reverse name column")
+    func migratesVersion1() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let path = temp.file("heloguard.sqlite")
+        do {
+            // The file as the first heloguard release wrote it.
+            let db = try SQLiteConnection(path: path)
+            try db.execute(SQLiteStateStore.migrations[0])
+            try db.execute("PRAGMA user_version = 1")
+            try db.execute("INSERT INTO helo_log (time, client, helo, verdict) VALUES (7, '192.0.2.1', 'old.example', 'accept')")
+            try db.execute("INSERT INTO penalty VALUES ('192.0.2.9', 'kept', 0, 99999999999, 1)")
+            db.close()
+        }
+        let store = try SQLiteStateStore(path: path)
+        defer { store.close() }
+        let version = try store.withConnection("test") { db throws(SQLiteFailure) in try db.integer("PRAGMA user_version") }
+        #expect(version == 2)
+        #expect(try store.loadPenalties(rememberedSince: at(0)).map(\.reason) == ["kept"])
+        try store.appendHeloLog([HeloLogRecord(time: at(8), client: address("192.0.2.2"), helo: "new.example",
+                                               verdict: "reject", restriction: "reject_impersonating_helo",
+                                               clientName: "host.example.net")])
+        let rows = try store.withConnection("test") { db throws(SQLiteFailure) in
+            var rows: [String] = []
+            try db.run("SELECT helo, coalesce(client_name, '-') FROM helo_log ORDER BY id", []) { row in
+                rows.append("\(row.text(0) ?? "") \(row.text(1) ?? "")")
+            }
+            return rows
+        }
+        #expect(rows == ["old.example -", "new.example host.example.net"])
     }
 
     @Test("the penalty box survives a restart")

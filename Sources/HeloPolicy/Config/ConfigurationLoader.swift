@@ -225,7 +225,7 @@ public enum ConfigurationLoader {
         return (settings, diagnostics)
     }
 
-    /// `state_directory` (an absolute path), `penalty_box_*` (the IPv6 prefix 32 to 128, the
+    /// `state_directory` (an absolute path), `state_database` (empty or a PostgreSQL URL), `penalty_box_*` (the IPv6 prefix 32 to 128, the
     /// maximum time not shorter than the first) and `helo_log*`. validate() has already
     /// reported values of the wrong kind; these are the checks that need more than one value.
     private static func stateSettings(_ parameters: Parameters, diagnostics: inout [ConfigDiagnostic]) -> StateSettings {
@@ -238,6 +238,7 @@ public enum ConfigurationLoader {
         }
         var settings = StateSettings(
             directory: parameters.value("state_directory"),
+            database: parameters.value("state_database"),
             penaltyTTL: time("penalty_box_ttl", defaults.penaltyTTL),
             penaltyMaxTTL: time("penalty_box_max_ttl", defaults.penaltyMaxTTL),
             penaltyMaxEntries: count("penalty_box_max_entries", defaults.penaltyMaxEntries),
@@ -249,6 +250,14 @@ public enum ConfigurationLoader {
             diagnostics.append(.error(parameters.location("state_directory"),
                 "state_directory = \(settings.directory): must be an absolute path"))
             settings.directory = defaults.directory
+        }
+        if !settings.database.isEmpty {
+            let scheme = settings.database.split(separator: ":", maxSplits: 1).first.map { $0.lowercased() } ?? ""
+            if !StateSettings.databaseSchemes.contains(scheme) || !settings.database.contains("://") {
+                diagnostics.append(.error(parameters.location("state_database"),
+                    "state_database: expected empty (the embedded file in state_directory) or a URL postgresql://user:password@host:port/database"))
+                settings.database = defaults.database
+            }
         }
         if !(32...128).contains(settings.ipv6PrefixLength) {
             diagnostics.append(.error(parameters.location("penalty_box_ipv6_prefix"),

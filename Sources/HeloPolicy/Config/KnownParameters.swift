@@ -100,6 +100,8 @@ public enum KnownParameters {
         Parameter(name: "dns_rr_list_limit", defaultValue: "100", kind: .positiveInteger),
         // heloguard's own: memory across connections (penalty box, HELO log).
         Parameter(name: "state_directory", defaultValue: "/var/lib/heloguard", kind: .text),
+        // Empty: the embedded SQLite file in state_directory; postgresql://…: a shared database.
+        Parameter(name: "state_database", defaultValue: "", kind: .text),
         Parameter(name: "penalty_box_ttl", defaultValue: "24h", kind: .time),
         Parameter(name: "penalty_box_max_ttl", defaultValue: "7d", kind: .time),
         Parameter(name: "penalty_box_max_entries", defaultValue: "100000", kind: .positiveInteger),

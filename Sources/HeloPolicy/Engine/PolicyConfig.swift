@@ -85,6 +85,9 @@ public struct StateSettings: Sendable, Hashable {
 
     /// `state_directory`: where the embedded store's file lives.
     public var directory: String
+    /// `state_database`: empty for the embedded store, else a `postgresql://` (or `postgres://`)
+    /// URL of a database shared by several hosts.
+    public var database: String
     /// `penalty_box_ttl`: how long a first offence boxes a client.
     public var penaltyTTL: Int
     /// `penalty_box_max_ttl`: the longest a repeat offence boxes a client.
@@ -101,11 +104,12 @@ public struct StateSettings: Sendable, Hashable {
     public var heloLogRetention: Int
 
     public init(
-        directory: String = "/var/lib/heloguard", penaltyTTL: Int = 86_400, penaltyMaxTTL: Int = 7 * 86_400,
+        directory: String = "/var/lib/heloguard", database: String = "", penaltyTTL: Int = 86_400, penaltyMaxTTL: Int = 7 * 86_400,
         penaltyMaxEntries: Int = 100_000, ipv6PrefixLength: Int = 64, heloLog: Bool = true,
         heloLogSample: Int = 1, heloLogRetention: Int = 30 * 86_400
     ) {
         self.directory = directory
+        self.database = database
         self.penaltyTTL = penaltyTTL
         self.penaltyMaxTTL = penaltyMaxTTL
         self.penaltyMaxEntries = penaltyMaxEntries
@@ -114,6 +118,12 @@ public struct StateSettings: Sendable, Hashable {
         self.heloLogSample = heloLogSample
         self.heloLogRetention = heloLogRetention
     }
+
+    /// True when `state_database` names a PostgreSQL database rather than the embedded file.
+    public var usesSharedDatabase: Bool { !database.isEmpty }
+
+    /// The URL schemes `state_database` accepts.
+    public static let databaseSchemes = ["postgresql", "postgres"]
 
     /// The embedded store's file: ``directory``/``databaseFileName``.
     public var databasePath: String {
