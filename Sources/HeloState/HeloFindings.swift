@@ -100,12 +100,14 @@ public struct TableSuggestion: Sendable, Hashable {
 /// Builds `check_helo_access` lines that can be pasted as they are, whatever bytes a client sent
 /// as its HELO name.
 public enum AccessTableLine {
-    /// True when `name` can be a fixed-string table key: printable ASCII without white space, and
-    /// not starting with `#` (which would make the line a comment).
+    /// True when `name` can be a fixed-string table key as it is: printable ASCII without white
+    /// space, quotes or backslashes (postmap gives those a meaning), not starting with `#` (a
+    /// comment line) and not ending in `:` (postmap's alias-file warning).
     public static func isPlainKey(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
-        guard let first = bytes.first, first != UInt8(ascii: "#") else { return false }
-        return bytes.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+        guard let first = bytes.first, let last = bytes.last,
+              first != UInt8(ascii: "#"), last != UInt8(ascii: ":") else { return false }
+        return bytes.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
     }
 
     /// A line refusing exactly `name`: a fixed-string key (lower case) when it can be one, else
