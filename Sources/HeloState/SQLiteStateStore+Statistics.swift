@@ -24,38 +24,18 @@ extension SQLiteStateStore: HeloLogStatistics {
 
     public func sharedHeloNames(since: Date?, minClients: Int, limit: Int) throws -> [SharedHeloRow] {
         try withConnection("count the clients per HELO name") { db throws(SQLiteFailure) in
-            var rows: [SharedHeloRow] = []
-            try db.run("""
-                SELECT helo, count(DISTINCT client) AS clients, count(*) AS connections
-                FROM helo_log INDEXED BY helo_log_helo WHERE +time >= ?
-                GROUP BY helo HAVING count(DISTINCT client) >= ?
-                ORDER BY clients DESC, connections DESC, helo LIMIT ?
-                """, [Self.periodStart(since), .integer(Int64(minClients)), .integer(Int64(max(0, limit)))]) { row in
-                rows.append(SharedHeloRow(helo: row.text(0) ?? "", clients: Int(row.integer(1)),
-                                          connections: Int(row.integer(2)), rejected: 0))
+            try Self.widestGroups(db, of: .helo, since: since, atLeast: minClients, limit: limit).map { group throws(SQLiteFailure) in
+                SharedHeloRow(helo: group.value, clients: group.distinct, connections: group.connections,
+                              rejected: try Self.rejections(db, where: .helo, is: group.value, since: since))
             }
-            // Only the names shown need the verdict, which no index holds.
-            for index in rows.indices {
-                rows[index].rejected = Int(try db.integer(
-                    "SELECT count(*) FROM helo_log WHERE helo = ? AND time >= ? AND verdict = 'reject'",
-                    [.text(rows[index].helo), Self.periodStart(since)]))
-            }
-            return rows
         }
     }
 
     public func rotatingClients(since: Date?, minNames: Int, limit: Int) throws -> [RotatingClientRow] {
         try withConnection("count the HELO names per client") { db throws(SQLiteFailure) in
-            var rows: [RotatingClientRow] = []
-            try db.run("""
-                SELECT client, count(DISTINCT helo) AS names, count(*) AS connections
-                FROM helo_log INDEXED BY helo_log_client WHERE +time >= ?
-                GROUP BY client HAVING count(DISTINCT helo) >= ?
-                ORDER BY names DESC, connections DESC, client LIMIT ?
-                """, [Self.periodStart(since), .integer(Int64(minNames)), .integer(Int64(max(0, limit)))]) { row in
-                rows.append(RotatingClientRow(client: row.text(0) ?? "", names: Int(row.integer(1)),
-                                              connections: Int(row.integer(2)), rejected: 0, sampleNames: [],
-                                              exclusiveNames: []))
+            var rows = try Self.widestGroups(db, of: .client, since: since, atLeast: minNames, limit: limit).map { group in
+                RotatingClientRow(client: group.value, names: group.distinct, connections: group.connections, rejected: 0,
+                                  sampleNames: [], exclusiveNames: [])
             }
             for index in rows.indices {
                 let client = SQLiteValue.text(rows[index].client)
@@ -72,9 +52,7 @@ extension SQLiteStateStore: HeloLogStatistics {
                     if usedByOthers == 0 { exclusive.append(name) }
                 }
                 rows[index].exclusiveNames = exclusive.sorted()
-                rows[index].rejected = Int(try db.integer(
-                    "SELECT count(*) FROM helo_log WHERE client = ? AND time >= ? AND verdict = 'reject'",
-                    [client, Self.periodStart(since)]))
+                rows[index].rejected = try Self.rejections(db, where: .client, is: rows[index].client, since: since)
             }
             return rows
         }
@@ -135,6 +113,40 @@ extension SQLiteStateStore: HeloLogStatistics {
             try? withConnection("finish reading") { db throws(SQLiteFailure) in try db.execute("ROLLBACK") }
             throw error
         }
+    }
+
+    /// The two ways the HELO log is grouped: by name (counting clients) and by client (counting
+    /// names), each with the covering index that serves it.
+    private enum Grouping {
+        case helo, client
+
+        var column: String { self == .helo ? "helo" : "client" }
+        var counted: String { self == .helo ? "client" : "helo" }
+        var index: String { self == .helo ? "helo_log_helo" : "helo_log_client" }
+    }
+
+    /// The values of `grouping`'s column with at least `atLeast` distinct values of the other
+    /// column in the period: most distinct first, then most connections, then by value.
+    private static func widestGroups(_ db: SQLiteConnection, of grouping: Grouping, since: Date?, atLeast: Int, limit: Int)
+        throws(SQLiteFailure) -> [(value: String, distinct: Int, connections: Int)] {
+        var groups: [(value: String, distinct: Int, connections: Int)] = []
+        try db.run("""
+            SELECT \(grouping.column), count(DISTINCT \(grouping.counted)) AS distinct_values, count(*) AS connections
+            FROM helo_log INDEXED BY \(grouping.index) WHERE +time >= ?
+            GROUP BY \(grouping.column) HAVING count(DISTINCT \(grouping.counted)) >= ?
+            ORDER BY distinct_values DESC, connections DESC, \(grouping.column) LIMIT ?
+            """, [periodStart(since), .integer(Int64(atLeast)), .integer(Int64(max(0, limit)))]) { row in
+            groups.append((row.text(0) ?? "", Int(row.integer(1)), Int(row.integer(2))))
+        }
+        return groups
+    }
+
+    /// Refused connections of one name or one client in the period. Only the rows shown need
+    /// the verdict, which no index holds.
+    private static func rejections(_ db: SQLiteConnection, where grouping: Grouping, is value: String, since: Date?)
+        throws(SQLiteFailure) -> Int {
+        Int(try db.integer("SELECT count(*) FROM helo_log WHERE \(grouping.column) = ? AND time >= ? AND verdict = 'reject'",
+                           [.text(value), periodStart(since)]))
     }
 
     /// The period's start as a bound value: everything when there is none.

@@ -14,60 +14,49 @@ enum StatsRendering {
         var out: [String] = header(report, settings: settings, configPath: configPath)
         let period = report.options.since.map { "since \(PenaltyCommand.utc($0))" } ?? "in the log"
 
-        out.append("")
-        out.append("== HELO names given by \(report.options.minClients) or more client addresses ==")
-        if report.sharedNames.isEmpty {
-            out.append("no HELO name was used by \(report.options.minClients) or more client addresses \(period)")
-        } else {
-            out += table(["HELO", "CLIENTS", "CONNECTIONS", "REJECTED"], numericFrom: 1, report.sharedNames.map {
+        let options = report.options
+        out += section("HELO names given by \(options.minClients) or more client addresses", isEmpty: report.sharedNames.isEmpty,
+                       empty: "no HELO name was used by \(options.minClients) or more client addresses \(period)") {
+            table(["HELO", "CLIENTS", "CONNECTIONS", "REJECTED"], numericFrom: 1, report.sharedNames.map {
                 [visible($0.usage.helo), String($0.usage.clients), String($0.usage.connections), String($0.usage.rejected)]
-            })
-            out += suggestionBlock(report.sharedNames.map { (visible($0.usage.helo), $0.suggestion, nil) })
+            }) + suggestionBlock(report.sharedNames.map { (visible($0.usage.helo), $0.suggestion, nil) })
         }
-
-        out.append("")
-        out.append("== Clients that gave \(report.options.minNames) or more HELO names ==")
-        if report.rotatingClients.isEmpty {
-            out.append("no client address gave \(report.options.minNames) or more HELO names \(period)")
-        } else {
-            out += table(["CLIENT", "NAMES", "CONNECTIONS", "REJECTED", "OWN NAMES", "MOST USED"], numericFrom: 1,
-                         report.rotatingClients.map {
+        out += section("Clients that gave \(options.minNames) or more HELO names", isEmpty: report.rotatingClients.isEmpty,
+                       empty: "no client address gave \(options.minNames) or more HELO names \(period)") {
+            table(["CLIENT", "NAMES", "CONNECTIONS", "REJECTED", "OWN NAMES", "MOST USED"], numericFrom: 1,
+                  report.rotatingClients.map {
                 [$0.usage.client, String($0.usage.names), String($0.usage.connections), String($0.usage.rejected),
                  String($0.usage.exclusiveNames.count), $0.usage.sampleNames.map(visible).joined(separator: ", ")]
-            }, numericTo: 4)
-            out += suggestionBlock(report.rotatingClients.map { finding in
+            }, numericTo: 4) + suggestionBlock(report.rotatingClients.map { finding in
                 (finding.usage.client, finding.suggestion,
                  finding.suggestion.line == nil ? "alternative: heloguard penalty add \(finding.usage.client)" : nil)
             })
         }
-
-        out.append("")
-        out.append("== Most refused HELO names per restriction ==")
-        if report.rejectedHelos.isEmpty {
-            out.append("no HELO name was refused \(period)")
+        out += section("Most refused HELO names per restriction", isEmpty: report.rejectedHelos.isEmpty,
+                       empty: "no HELO name was refused \(period)") {
+            report.rejectedHelos.flatMap { group in
+                ["\(visible(group.restriction)): \(group.rejections) refusals of the names below"]
+                    + table(["HELO", "REFUSALS", "CLIENTS"], numericFrom: 1, group.names.map {
+                        [visible($0.usage.helo), String($0.usage.rejections), String($0.usage.clients)]
+                    }).map { "  " + $0 }
+                    + suggestionBlock(group.names.map { (visible($0.usage.helo), $0.suggestion, nil) })
+            }
         }
-        for group in report.rejectedHelos {
-            out.append("\(visible(group.restriction)): \(group.rejections) refusals of the names below")
-            out += table(["HELO", "REFUSALS", "CLIENTS"], numericFrom: 1, group.names.map {
-                [visible($0.usage.helo), String($0.usage.rejections), String($0.usage.clients)]
-            }).map { "  " + $0 }
-            out += suggestionBlock(group.names.map { (visible($0.usage.helo), $0.suggestion, nil) })
-        }
-
-        out.append("")
-        out.append("== Provider names from clients whose reverse name is elsewhere ==")
-        if report.providerClaims.isEmpty {
-            out.append("no HELO name of a big provider came from a client with a reverse name outside it \(period)")
-        } else {
-            out += table(["HELO", "PROVIDER", "CLIENTS", "CONNECTIONS", "FOR EXAMPLE"], numericFrom: 2, report.providerClaims.map {
+        out += section("Provider names from clients whose reverse name is elsewhere", isEmpty: report.providerClaims.isEmpty,
+                       empty: "no HELO name of a big provider came from a client with a reverse name outside it \(period)") {
+            table(["HELO", "PROVIDER", "CLIENTS", "CONNECTIONS", "FOR EXAMPLE"], numericFrom: 2, report.providerClaims.map {
                 [visible($0.helo), $0.provider, String($0.clients), String($0.connections),
                  $0.examples.map { "\($0.client) (\(visible($0.clientName ?? "")))" }.joined(separator: ", ")]
-            }, numericTo: 3)
-            out += suggestionBlock(report.providerClaims.map { (visible($0.helo), $0.suggestion, nil) })
+            }, numericTo: 3) + suggestionBlock(report.providerClaims.map { (visible($0.helo), $0.suggestion, nil) })
         }
         out.append("Clients without a reverse name cannot be judged: \(report.claimsWithoutReverseName) such "
                    + "connection(s) gave a provider's name \(period) and are not counted.")
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// A section: a blank line and its heading, then `empty` when it has no findings, else `body`.
+    private static func section(_ heading: String, isEmpty: Bool, empty: String, _ body: () -> [String]) -> [String] {
+        ["", "== \(heading) =="] + (isEmpty ? [empty] : body())
     }
 
     private static func header(_ report: HeloReport, settings: StateSettings, configPath: String) -> [String] {
