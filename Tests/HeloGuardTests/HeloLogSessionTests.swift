@@ -7,20 +7,9 @@ import MilterTesting
 import Testing
 
 /// What a session writes to the HELO log for `heloguard stats`: the client's reverse name is
-/// the MTA's verified name, else the `{client_ptr}` macro, else none (NULL).
-final class HeloLogSessionTests {
-    let directory: String
-    let log = RecordingLog()
-
-    init() throws {
-        directory = NSTemporaryDirectory() + "heloguard-helolog-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
+/// the MTA's verified name, else the `{client_ptr}` macro, else none (NULL). On the penalty
+/// tests' temporary state directory and configuration.
+extension PenaltySessionTests {
     /// The MTA's view of one client and the reverse name the log should keep.
     struct ReverseNameCase: Sendable, CustomTestStringConvertible {
         let testDescription: String
@@ -42,17 +31,14 @@ final class HeloLogSessionTests {
 
     @Test("a session records the client's reverse name in the HELO log", arguments: cases)
     func recordsReverseName(_ example: ReverseNameCase) throws {
-        let configuration = try RuntimeConfigurationMaker(text: """
-            state_directory = \(directory)/state
-            smtpd_helo_restrictions = reject_non_fqdn_helo_hostname
-            """, log: log).make()
+        let configuration = try config().make()
         #expect(configuration.penalties.prepare() == nil)
         let session = HeloGuardSession(configuration: configuration, log: log)
         let context = RecordingContext()
         if let ptr = example.clientPTR { context.macros["{client_ptr}"] = ptr }
         let client = MilterClient(hostname: example.hostname, address: "203.0.113.7", port: 40000, family: .inet4)
         _ = session.connect(client: client, context: context)
-        _ = session.helo("nodots", context: context)
+        _ = session.helo("mx.example.com", context: context)
         _ = session.mail(["<a@example.org>"], context: context)
         _ = session.recipient(["<b@example.net>"], context: context)
         session.close(context: context)
@@ -64,6 +50,6 @@ final class HeloLogSessionTests {
         try db.run("SELECT client, helo, verdict, restriction, coalesce(client_name, '(none)') FROM helo_log") { row in
             rows.append((0..<5).map { row.text($0) ?? "(null)" }.joined(separator: " "))
         }
-        #expect(rows == ["203.0.113.7 nodots reject reject_non_fqdn_helo_hostname \(example.expected ?? "(none)")"])
+        #expect(rows == ["203.0.113.7 mx.example.com reject reject_impersonating_helo \(example.expected ?? "(none)")"])
     }
 }
