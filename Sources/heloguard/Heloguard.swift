@@ -8,7 +8,8 @@ struct Heloguard: ParsableCommand {
         commandName: "heloguard",
         abstract: "A HELO/EHLO policy milter with Postfix's smtpd_helo_restrictions semantics.",
         version: HeloguardVersion.current,
-        subcommands: [RunCommand.self, TestCommand.self, CheckConfigCommand.self, QueryCommand.self, PenaltyCommand.self]
+        subcommands: [RunCommand.self, TestCommand.self, CheckConfigCommand.self, QueryCommand.self, PenaltyCommand.self,
+                      StatsCommand.self]
     )
 }
 
