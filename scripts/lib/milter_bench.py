@@ -1,31 +1,39 @@
 #!/usr/bin/env python3
 """Milter throughput benchmark (not a test), run by scripts/bench.
 
-    milter_bench.py --heloguard BIN --noop-milter BIN --config CONF [--messages N]
-                    [--sessions S] [--runs R] [--summary FILE]
+    milter_bench.py --heloguard BIN --noop-milter BIN --config CONF --config-state-off CONF2
+                    [--penalties P] [--messages N] [--sessions S] [--runs R] [--summary FILE]
 
-Three private Postfix instances run side by side in harness.py's loopback-only sandbox, the
+Four private Postfix instances run side by side in harness.py's loopback-only sandbox, the
 same configuration except smtpd_milters:
 
-    heloguard    heloguard run on a unix socket, with CONF
+    heloguard    heloguard run on a unix socket, with CONF: the HELO log and the penalty box
+                 on (reject_penalized_client in the list), the box pre-filled with P entries
+                 (default 10,000; written into the state file with sqlite3 once heloguard has
+                 made it, then heloguard restarts to load them)
+    state off    another heloguard with CONF2: the same restrictions without the penalty box
+                 (helo_log = no, no reject_penalized_client, no penalisation)
     no-op        noop-milter (scripts/lib/noop-milter.c) on a unix socket: every callback
                  answers "continue", so this is the cost of the milter protocol alone
     no milter    smtpd_milters empty
 
 Postfix's smtp-source sends N messages to each, one message per connection, S connections
-at a time, and the wall time gives messages/s. The three are measured in turn, R rounds
+at a time, and the wall time gives messages/s. The four are measured in turn, R rounds
 (after one warm-up round that does not count; each round starts with the next variant),
 and the median of each counts. Each measurement starts with an empty queue (every message
 is delivered to discard:). smtp-source stops at the first reply it does not expect, so
 every measured message was accepted; at the end each maillog must show every message
-delivered, else the benchmark fails.
+delivered, else the benchmark fails; and the state file of CONF must hold a HELO log record
+for each of them, that of CONF2 none.
 
-Prints each measurement, then the three figures and the ratios heloguard/no-op and
-heloguard/no-milter (with --summary: writes those result lines to FILE instead).
+Prints each measurement, then the four figures, the ratios heloguard/no-op and
+heloguard/no-milter, and heloguard with the state on/off (with --summary: writes those result
+lines to FILE instead).
 """
 
 import argparse
 import re
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -48,7 +56,12 @@ def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--heloguard", required=True, type=Path)
     parser.add_argument("--noop-milter", required=True, type=Path)
-    parser.add_argument("--config", required=True, type=Path, help="heloguard's configuration")
+    parser.add_argument("--config", required=True, type=Path,
+                        help="heloguard's configuration, HELO log and penalty box on")
+    parser.add_argument("--config-state-off", required=True, type=Path,
+                        help="the same restrictions with the HELO log and penalty box off")
+    parser.add_argument("--penalties", type=int, default=10000,
+                        help="entries to pre-fill the penalty box with")
     parser.add_argument("--messages", type=int, default=1000, help="messages per measurement")
     parser.add_argument("--sessions", type=int, default=10, help="parallel SMTP sessions")
     parser.add_argument("--runs", type=int, default=7, help="measured rounds")
@@ -92,26 +105,95 @@ def check_heloguard_is_in_the_path(postfix):
             f"{e.command_text()} -> {e.reply}" for e in exchanges))
 
 
+def state_database(config):
+    """The heloguard.sqlite of a configuration (its last state_directory line)."""
+    found = re.findall(r"^state_directory\s*=\s*(\S+)\s*$", config.read_text(), re.M)
+    if not found:
+        raise h.HarnessError(f"{config}: no state_directory (the bench keeps its state in its "
+                             "work directory)")
+    return Path(found[-1]) / "heloguard.sqlite"
+
+
+# Boxed clients of the pre-filled box: 10.x.y.z, never the benchmark's 127.0.0.1.
+def boxed_client(index):
+    return f"10.{index >> 16 & 255}.{index >> 8 & 255}.{index & 255}"
+
+
+def prefill(database, count):
+    """Writes `count` active penalty entries into heloguard's file, in one transaction."""
+    now = int(time.time())
+    db = sqlite3.connect(database, timeout=10)
+    try:
+        with db:
+            db.executemany("INSERT OR REPLACE INTO penalty (key, reason, first_seen, expires, "
+                           "offences) VALUES (?, ?, ?, ?, 1)",
+                           ((boxed_client(i), "scripts/bench pre-filled entry", now, now + 86400)
+                            for i in range(count)))
+        (stored,) = db.execute("SELECT count(*) FROM penalty WHERE expires > ?",
+                               (now,)).fetchone()
+    finally:
+        db.close()
+    if stored < count:
+        raise h.HarnessError(f"{database}: {stored} active penalties after pre-filling {count}")
+
+
+def check_box_is_loaded(postfix, count):
+    """A session from a pre-filled client (XCLIENT) must be refused by reject_penalized_client,
+    one from an unlisted 10.x address accepted."""
+    for index, wanted in ((count - 1, "550 5.7.1 "), (count + 1, "250 ")):
+        client = boxed_client(index)
+        exchanges = h.run_session(postfix.address, [
+            "EHLO bench.example", f"XCLIENT ADDR={client}", f"EHLO {HELO}",
+            f"MAIL FROM:<{SENDER}>", f"RCPT TO:<{RECIPIENT}>", "QUIT"])
+        reply = exchanges[5].reply.text
+        if not reply.startswith(wanted) or (wanted.startswith("550")
+                                            and "penalized until" not in reply):
+            raise h.HarnessError(f"the pre-filled penalty box is not in effect: XCLIENT "
+                                 f"ADDR={client} got {reply!r}")
+
+
+def helo_log_records(database):
+    if not database.exists():
+        return 0
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)
+    try:
+        return db.execute("SELECT count(*) FROM helo_log WHERE helo = ?", (HELO,)).fetchone()[0]
+    finally:
+        db.close()
+
+
 def main():
     args = parse_arguments()
     h.enter_sandbox()
     tmp = h.TempDir("milter-bench")
+    database = state_database(args.config)
     heloguard = h.Heloguard(args.heloguard, args.config, tmp.path / "heloguard.sock",
                             tmp.path / "heloguard.log").start()
+    h.wait_until(database.exists, 10, what=f"heloguard's state file {database}")
+    prefill(database, args.penalties)
+    # Loaded at start (a running heloguard would take up to 30 s to refresh).
+    if heloguard.terminate(timeout=15) != 0:
+        raise h.HarnessError(f"heloguard did not stop cleanly:\n{heloguard.log()}")
+    heloguard.start()
+    state_off = h.Heloguard(args.heloguard, args.config_state_off, tmp.path / "state-off.sock",
+                            tmp.path / "state-off.log").start()
     noop_socket = tmp.path / "noop.sock"
     noop = h.Daemon([args.noop_milter, f"unix:{noop_socket}"], tmp.path / "noop.log").start()
     h.wait_until(lambda: h.is_socket(noop_socket), 10, what="noop-milter's socket")
     # Postfix's smtpd runs as the `postfix` user (harness.Heloguard does the same for heloguard).
     noop_socket.chmod(0o666)
 
-    variants = {"heloguard": heloguard.milter_spec, "no-op": f"unix:{noop_socket}",
-                "no milter": ""}
+    variants = {"heloguard": heloguard.milter_spec, "state off": state_off.milter_spec,
+                "no-op": f"unix:{noop_socket}", "no milter": ""}
     instances = {}
     for name, milters in variants.items():
         postfix = h.PrivatePostfix(tmp.path / re.sub(r"\W", "-", name))
         postfix.configure(milters=milters)
         instances[name] = postfix.start()
     check_heloguard_is_in_the_path(instances["heloguard"])
+    check_heloguard_is_in_the_path(instances["state off"])
+    check_box_is_loaded(instances["heloguard"], args.penalties)
+    logged_before = helo_log_records(database)
 
     rates = {name: [] for name in variants}
     sent = dict.fromkeys(variants, 0)
@@ -137,8 +219,14 @@ def main():
         delivered = len(re.findall(r" status=sent ", postfix.maillog()))
         if delivered != sent[name]:
             raise h.HarnessError(f"{name}: {sent[name]} messages sent, {delivered} delivered")
-    if not heloguard.alive() or not noop.alive():
+    if not heloguard.alive() or not state_off.alive() or not noop.alive():
         raise h.HarnessError("a milter died during the benchmark")
+    # The HELO log is written off the mail path: give the writer a moment to catch up.
+    h.wait_until(lambda: helo_log_records(database) - logged_before >= sent["heloguard"], 30,
+                 interval=0.2, what=f"{sent['heloguard']} HELO log records in {database}")
+    off_records = helo_log_records(state_database(args.config_state_off))
+    if off_records:
+        raise h.HarnessError(f"state off: {off_records} HELO log records, want none")
 
     median = {name: statistics.median(values) for name, values in rates.items()}
 
@@ -153,6 +241,11 @@ def main():
         "median of per-round ratios %.3f and %.3f"
         % (median["heloguard"] / median["no-op"], median["heloguard"] / median["no milter"],
            paired("no-op"), paired("no milter")),
+        "milter: penalty box and HELO log: state on %.1f messages/s (%d boxed clients, a HELO "
+        "log record per session), state off %.1f messages/s; ratio on/off %.3f (target >= "
+        "0.95), median of per-round ratios %.3f"
+        % (median["heloguard"], args.penalties, median["state off"],
+           median["heloguard"] / median["state off"], paired("state off")),
         "milter: Postfix smtp-source, %d messages x %d runs (median) each, one per connection, "
         "%d sessions in parallel, unix sockets" % (args.messages, args.runs, args.sessions),
     ]
@@ -162,9 +255,13 @@ def main():
         print("\n".join(lines))
 
     status = heloguard.terminate()
+    off_status = state_off.terminate()
     noop.terminate()
     if status != 0:
         raise h.HarnessError(f"heloguard exited with {status} on SIGTERM:\n{heloguard.log()}")
+    if off_status != 0:
+        raise h.HarnessError(f"heloguard (state off) exited with {off_status} on SIGTERM:\n"
+                             f"{state_off.log()}")
     return 0
 
 
