@@ -193,7 +193,10 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
         if let connection {
             let done = DispatchSemaphore(value: 0)
             let closing: EventLoopFuture<Void> = connection.close()
-            closing.whenComplete { _ in done.signal() }
+            closing.whenComplete { _ in
+                withExtendedLifetime(connection) {}
+                done.signal()
+            }
             _ = done.wait(timeout: .now() + 1)
         }
         if let group {
@@ -255,10 +258,11 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
         return connection
     }
 
-    /// Starts closing `connection` without waiting for it.
+    /// Starts closing `connection` without waiting for it. The connection is kept alive until
+    /// the close completes (postgres-nio insists that a connection is closed before it goes).
     static func closeSoon(_ connection: PostgresConnection) {
         let closing: EventLoopFuture<Void> = connection.close()
-        closing.whenComplete { _ in }
+        closing.whenComplete { _ in withExtendedLifetime(connection) {} }
     }
 
     private func dropConnectionLocked() {

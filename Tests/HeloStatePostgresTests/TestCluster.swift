@@ -42,12 +42,13 @@ final class TestCluster: @unchecked Sendable {
                                "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync"])
             let settings = """
 
-                # heloguard tests: loopback and a private socket only, no durability needed
+                # heloguard tests: loopback and a private socket only; no fsync (nothing survives
+                # an OS crash), but synchronous_commit stays on: the tests stop the server with
+                # -m immediate and expect every committed row back
                 listen_addresses = '127.0.0.1'
                 port = \(port)
                 unix_socket_directories = '\(directory)'
                 fsync = off
-                synchronous_commit = off
                 full_page_writes = off
                 max_connections = 40
                 """
@@ -102,43 +103,61 @@ final class TestCluster: @unchecked Sendable {
     /// Runs one of the cluster's programs, as the `postgres` user when we are root, with its
     /// output in a file (a server started by pg_ctl must not hold a pipe of ours). Throws with
     /// the output when it fails or outlives `timeout` seconds.
+    ///
+    /// posix_spawn and waitpid rather than Foundation's Process, whose exit detection missed
+    /// children that had exited when several tests ran programs at once.
     @discardableResult
     func run(_ program: String, _ arguments: [String], timeout: TimeInterval = 30) throws -> String {
         let output = directory + "/command-\(UUID().uuidString.prefix(8)).out"
-        FileManager.default.createFile(atPath: output, contents: nil, attributes: [.posixPermissions: 0o666])
+        let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
+        guard fd >= 0 else { throw ClusterError.commandFailed("open \(output)", String(cString: strerror(errno))) }
         defer { try? FileManager.default.removeItem(atPath: output) }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        defer { try? handle.close() }
-        let process = Process()
         let path = binDirectory + "/" + program
-        if geteuid() == 0 {
-            process.executableURL = URL(fileURLWithPath: Self.runuser)
-            process.arguments = ["-u", "postgres", "--", path] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: path)
-            process.arguments = arguments
+        let argv = geteuid() == 0 ? [Self.runuser, "-u", "postgres", "--", path] + arguments : [path] + arguments
+        let command = "\(program) \(arguments.joined(separator: " "))"
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, fd, 1)
+        posix_spawn_file_actions_adddup2(&actions, fd, 2)
+        let environment = ["PATH=/usr/bin:/bin", "LC_ALL=C", "PGTZ=UTC"]
+        var pid: pid_t = 0
+        let spawned = Self.withCStrings(argv) { cArguments in
+            Self.withCStrings(environment) { cEnvironment in
+                posix_spawn(&pid, argv[0], &actions, nil, cArguments, cEnvironment)
+            }
         }
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = handle
-        process.standardError = handle
-        process.environment = ["PATH": "/usr/bin:/bin", "LC_ALL": "C", "PGTZ": "UTC"]
-        try process.run()
+        close(fd)
+        guard spawned == 0 else { throw ClusterError.commandFailed(command, String(cString: strerror(spawned))) }
+        var status: Int32 = 0
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-            throw ClusterError.commandFailed("\(program) \(arguments.joined(separator: " "))",
-                                             "no exit within \(Int(timeout)) s")
+        while true {
+            let done = waitpid(pid, &status, WNOHANG)
+            if done == pid { break }
+            if done < 0 && errno != EINTR { throw ClusterError.commandFailed(command, String(cString: strerror(errno))) }
+            if Date() > deadline {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                throw ClusterError.commandFailed(command, "no exit within \(Int(timeout)) s")
+            }
+            usleep(10_000)
         }
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
+        let exited = status & 0x7f == 0, code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
             let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
-            throw ClusterError.commandFailed("\(program) \(arguments.joined(separator: " "))",
-                                             "exit \(process.terminationStatus): \(text)\nserver log:\n\(log.suffix(2000))")
+            throw ClusterError.commandFailed(command, "exit status \(status): \(text)\nserver log:\n\(log.suffix(2000))")
         }
         return text
+    }
+
+    /// Calls `body` with a NULL-terminated C array of `strings`.
+    static func withCStrings<T>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> T) -> T {
+        var pointers = strings.map { strdup($0) }
+        pointers.append(nil)
+        defer { pointers.forEach { free($0) } }
+        return body(pointers)
     }
 
     static let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]

@@ -88,10 +88,12 @@ class Cluster:
                              "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256",
                              "--no-sync")
         with open(self.data / "postgresql.conf", "a") as conf:
+            # synchronous_commit stays on: the test stops the server with -m immediate and
+            # expects every committed row back.
             conf.write("\n# heloguard end-to-end test: loopback and a private socket only\n"
                        f"listen_addresses = '127.0.0.1'\nport = {self.port}\n"
                        f"unix_socket_directories = '{self.directory}'\n"
-                       "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
+                       "fsync = off\nfull_page_writes = off\n")
         self.start()
         self.psql(f"CREATE ROLE {USER} LOGIN PASSWORD '{PASSWORD}'")
         self.psql(f"CREATE DATABASE {DATABASE} OWNER {USER}")
