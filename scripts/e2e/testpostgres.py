@@ -65,7 +65,10 @@ class Cluster:
     def _as_server_user(self, program: str, *args: str, timeout: float = 60) -> str:
         argv = [str(self.bin / program), *args]
         if os.geteuid() == 0:
-            argv = ["runuser", "-u", "postgres", "--", *argv]
+            runuser = shutil.which("runuser", path="/usr/sbin:/sbin:/usr/bin:/bin")
+            if runuser is None:
+                raise h.HarnessError("runuser not found (package util-linux)")
+            argv = [runuser, "-u", "postgres", "--", *argv]
         try:
             result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True, timeout=timeout,
