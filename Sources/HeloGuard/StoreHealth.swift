@@ -64,6 +64,7 @@ final class StoreHealth: StateStore {
         try guarded("write") { try base.apply(changes) }
     }
 
+    @discardableResult
     func prune(_ limits: RetentionLimits, at now: Date) throws -> PruneResult {
         try guarded("prune") { try base.prune(limits, at: now) }
     }

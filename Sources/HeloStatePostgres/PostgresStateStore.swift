@@ -324,11 +324,11 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
             let rows = try session.run(["SELECT coalesce(max(version), 0) FROM heloguard_schema"])[0]
             version = Int(try rows.rows[0].decode(Int32.self))
         } else if hasOurTableNames {
-            try? session.run(["ROLLBACK"])
+            _ = try? session.run(["ROLLBACK"])
             throw PostgresStoreError.foreignDatabase(location: location)
         }
         if version > Self.schemaVersion {
-            try? session.run(["ROLLBACK"])
+            _ = try? session.run(["ROLLBACK"])
             throw PostgresStoreError.schemaTooNew(location: location, version: version, supported: Self.schemaVersion)
         }
         var statements: [PostgresQuery] = []
