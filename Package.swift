@@ -10,9 +10,14 @@ let package = Package(
         .library(name: "MilterKit", targets: ["MilterKit"]),
         .library(name: "HeloGuard", targets: ["HeloGuard"]),
         .library(name: "HeloState", targets: ["HeloState"]),
+        .library(name: "HeloStatePostgres", targets: ["HeloStatePostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // Already required by postgres-nio; named here for its no-op log handler (postgres-nio
+        // wants a Logger, heloguard logs through its own MailLog).
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.5.3"),
     ],
     targets: [
         // The only code that includes <pcre2.h>: PCRE2 names its functions through macros
@@ -42,6 +47,17 @@ let package = Package(
             name: "HeloState",
             dependencies: ["HeloPolicy", "CSQLite"]
         ),
+        // The shared state store on PostgreSQL (postgres-nio). Kept apart so that SwiftNIO stays
+        // out of the rule core and out of HeloState.
+        .target(
+            name: "HeloStatePostgres",
+            dependencies: [
+                "HeloState",
+                "HeloPolicy",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The only code that includes <libmilter/mfapi.h>: const-correct, non-variadic wrappers
         // around libmilter that Swift can call (see CMilter/include/CMilter.h).
         .target(
@@ -57,7 +73,7 @@ let package = Package(
         // The application as a library: the per-connection session, logging, reload, the penalty box.
         .target(
             name: "HeloGuard",
-            dependencies: ["HeloPolicy", "HeloDNS", "HeloState", "MilterKit"]
+            dependencies: ["HeloPolicy", "HeloDNS", "HeloState", "HeloStatePostgres", "MilterKit"]
         ),
         // Test support: the MTA side of the milter protocol and a recording milter context.
         .target(
@@ -71,6 +87,7 @@ let package = Package(
                 "HeloDNS",
                 "HeloGuard",
                 "HeloState",
+                "HeloStatePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -81,6 +98,10 @@ let package = Package(
         .testTarget(
             name: "HeloStateTests",
             dependencies: ["HeloState", "HeloPolicy"]
+        ),
+        .testTarget(
+            name: "HeloStatePostgresTests",
+            dependencies: ["HeloStatePostgres", "HeloState", "HeloPolicy", "HeloGuard"]
         ),
         .testTarget(
             name: "HeloDNSTests",

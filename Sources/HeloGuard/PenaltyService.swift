@@ -1,13 +1,16 @@
 import Foundation
 import HeloPolicy
 import HeloState
+import HeloStatePostgres
 import Synchronization
 
 /// The penalty box and the HELO log as the milter runs them: the in-memory ``PenaltyBox`` every
-/// connection reads, the embedded store (`heloguard.sqlite` under `state_directory`) that keeps
-/// it across restarts, a ``StateWriter`` that writes off the mail path, and a refresh thread
-/// that reloads the box from the store every ``refreshInterval`` (so `heloguard penalty add` and
-/// `remove`, run by an administrator against the same file, take effect within that time).
+/// connection reads, the store that keeps it across restarts — the embedded file
+/// (`heloguard.sqlite` under `state_directory`), or with `state_database` a PostgreSQL database
+/// shared by several MX hosts — a ``StateWriter`` that writes off the mail path, and a refresh
+/// thread that reloads the box from the store every ``refreshInterval``
+/// (`penalty_box_refresh_interval`: so `heloguard penalty add` and `remove`, and with a shared
+/// database every other host's penalties, take effect within that time).
 ///
 /// **Started late.** Nothing touches the disk and no thread starts in `init`: the service
 /// reads its configuration before it detaches (fork), and threads started before a fork do
@@ -15,14 +18,26 @@ import Synchronization
 /// HELO log record starts it otherwise.
 ///
 /// **Never blocks mail.** Looking a client up reads memory only; boxing a client updates
-/// memory and queues the write. When the store cannot be opened (a damaged file, a
+/// memory and queues the write. When the embedded file cannot be opened (a damaged file, a
 /// permission), the error is logged once and the box works in memory only: mail keeps
 /// flowing, boxed clients are still refused until a restart, and nothing is written.
 ///
+/// **A shared database that fails** (down, unreachable, a wrong password) never stops mail
+/// either: the box keeps working from memory, the writer keeps the changes queued (bounded,
+/// oldest dropped first) and retries, and ``StoreHealth`` logs one line when the trouble starts
+/// and one when it ends. The PostgreSQL store is opened without connecting and the box is first
+/// loaded by the refresh thread, so a dead server never delays the start either.
+///
+/// **A refresh never loses this host's penalties.** The box is replaced by what the store
+/// holds, plus the entries this host made that the store may not have yet: those made since
+/// the refresh began, and — when the writer could not write everything first (an outage) —
+/// those made before it too.
+///
 /// Adapts the box to the rule core's ``PenaltyLookup`` for `reject_penalized_client`.
 public final class PenaltyService: PenaltyLookup, Sendable {
-    /// How often the refresh thread reloads the box from the store.
-    public static let defaultRefreshInterval: Duration = .seconds(30)
+    /// How often the refresh thread reloads the box from the store when neither the caller nor
+    /// the settings say (`penalty_box_refresh_interval`'s default).
+    public static let defaultRefreshInterval: Duration = .seconds(StateSettings().refreshInterval)
     /// The refresh thread prunes the store (HELO log retention, forgotten penalties) every this
     /// many refreshes (and at start).
     static let refreshesPerPrune = 20
@@ -36,6 +51,9 @@ public final class PenaltyService: PenaltyLookup, Sendable {
     private let log: any MailLog
     private let state = Mutex<Phase>(.idle)
     private let connections = Atomic<Int>(0)
+    /// The entries this host made that a refresh must keep even if the store does not have them
+    /// yet (see ``refresh(now:)``). Locked before the box whenever both are.
+    private let unconfirmed = Mutex<[PenaltyKey: PenaltyEntry]>([:])
 
     private enum Phase: Sendable {
         case idle
@@ -45,14 +63,17 @@ public final class PenaltyService: PenaltyLookup, Sendable {
 
     /// What runs once started. `store` and `writer` are nil when the box works in memory only.
     private struct Running: Sendable {
-        let store: SQLiteStateStore?
+        let store: StoreHealth?
         let writer: StateWriter?
         let refresher: Refresher?
     }
 
-    /// A service backed by the store under `settings.directory` (created on first use).
-    public convenience init(settings: StateSettings, log: any MailLog, refreshInterval: Duration = PenaltyService.defaultRefreshInterval) {
-        self.init(settings: settings, log: log, persistent: true, refreshInterval: refreshInterval)
+    /// A service backed by the store the settings name: the PostgreSQL database of
+    /// `state_database`, else the file under `state_directory` (created on first use).
+    /// `refreshInterval` defaults to `penalty_box_refresh_interval`.
+    public convenience init(settings: StateSettings, log: any MailLog, refreshInterval: Duration? = nil) {
+        self.init(settings: settings, log: log, persistent: true,
+                  refreshInterval: refreshInterval ?? .seconds(max(1, settings.refreshInterval)))
     }
 
     /// A service with no store: the box lives in memory only and the HELO log goes nowhere
@@ -83,10 +104,18 @@ public final class PenaltyService: PenaltyLookup, Sendable {
         started().problem
     }
 
-    /// True once started with a usable store.
+    /// True once started with a store (which may be failing right now; see ``storeIsFailing``).
     public var isPersistent: Bool {
         state.withLock { phase in
             if case .running(let running) = phase { return running.store != nil }
+            return false
+        }
+    }
+
+    /// True while the store is down or misconfigured (the box then works from memory).
+    public var storeIsFailing: Bool {
+        state.withLock { phase in
+            if case .running(let running) = phase { return running.store?.isFailing ?? false }
             return false
         }
     }
@@ -105,8 +134,13 @@ public final class PenaltyService: PenaltyLookup, Sendable {
     @discardableResult
     public func penalize(clientAddress: String, reason: String, at now: Date = Date()) -> PenaltyEntry? {
         guard let address = IPAddress(clientAddress) else { return nil }
-        let entry = box.penalize(address, reason: reason, at: now)
-        started().running?.writer?.submit(.upsertPenalty(entry))
+        let writer = started().running?.writer
+        let entry = unconfirmed.withLock { unconfirmed in
+            let entry = box.penalize(address, reason: reason, at: now)
+            if writer != nil && unconfirmed.count < policy.maxEntries { unconfirmed[entry.key] = entry }
+            return entry
+        }
+        writer?.submit(.upsertPenalty(entry))
         return entry
     }
 
@@ -126,17 +160,42 @@ public final class PenaltyService: PenaltyLookup, Sendable {
     // MARK: Off the mail path
 
     /// Writes what is queued, then replaces the box with what the store holds (entries added or
-    /// removed by `heloguard penalty` included). Called by the refresh thread; does nothing in
-    /// memory-only mode.
+    /// removed by `heloguard penalty`, or by other hosts on a shared database, included), keeping
+    /// the entries this host made that the store may not have yet. Called by the refresh thread;
+    /// does nothing in memory-only mode. A store that fails leaves the box as it is.
     public func refresh(now: Date = Date()) {
         guard let running = started().running, let store = running.store else { return }
-        running.writer?.flush(timeout: .seconds(5))
+        // Entries made before this point are written by the flush below, unless it times out.
+        let earlier = unconfirmed.withLock { unconfirmed in
+            defer { unconfirmed = [:] }
+            return unconfirmed
+        }
+        let drained = running.writer?.flush(timeout: .seconds(5)) ?? true
+        let loaded: [PenaltyEntry]
         do {
-            box.replaceAll(with: try store.loadPenalties(rememberedSince: policy.forgetCutoff(at: now)))
-            running.refresher?.noteSuccess(log: log)
+            loaded = try store.loadPenalties(rememberedSince: policy.forgetCutoff(at: now))
         } catch {
-            running.refresher?.noteFailure("cannot refresh the penalty box from the state database: \(error); "
-                                           + "the box keeps working from memory", log: log)
+            unconfirmed.withLock { Self.merge(earlier.values, into: &$0) }
+            return
+        }
+        unconfirmed.withLock { unconfirmed in
+            if !drained { Self.merge(earlier.values, into: &unconfirmed) }
+            var merged: [PenaltyKey: PenaltyEntry] = [:]
+            merged.reserveCapacity(loaded.count + unconfirmed.count)
+            Self.merge(loaded, into: &merged)
+            Self.merge(unconfirmed.values, into: &merged)
+            box.replaceAll(with: Array(merged.values))
+        }
+    }
+
+    /// Adds `entries` to `table`; where a key is there already, the entry that boxes longer
+    /// stays (then the one with more offences).
+    static func merge(_ entries: some Sequence<PenaltyEntry>, into table: inout [PenaltyKey: PenaltyEntry]) {
+        for entry in entries {
+            if let present = table[entry.key], (present.expires, present.offences) >= (entry.expires, entry.offences) {
+                continue
+            }
+            table[entry.key] = entry
         }
     }
 
@@ -188,37 +247,60 @@ public final class PenaltyService: PenaltyLookup, Sendable {
         return (running, problem)
     }
 
-    /// Opens the store and loads the box. Runs once, under the state lock.
+    /// Opens the store (the embedded one also loads the box). Runs once, under the state lock.
     private func start() -> (Running, String?) {
         guard persistent else { return (Running(store: nil, writer: nil, refresher: nil), nil) }
-        let path = settings.databasePath
-        let store: SQLiteStateStore
-        do {
-            store = try SQLiteStateStore(path: path)
-        } catch {
-            return (Running(store: nil, writer: nil, refresher: nil),
-                    "\(error); the penalty box works in memory only (lost at restart) and the HELO log is not recorded")
-        }
-        do {
-            box.replaceAll(with: try store.loadPenalties(rememberedSince: policy.forgetCutoff(at: Date())))
-        } catch {
-            log.error("cannot load the penalty box from \(path): \(error); starting with an empty box")
+        let base: any StateStore
+        let name: String
+        let shared = settings.usesSharedDatabase
+        if shared {
+            guard let url = settings.sharedDatabaseURL else {
+                return (Running(store: nil, writer: nil, refresher: nil),
+                        "state_database is not a valid PostgreSQL URL; the penalty box works in memory only")
+            }
+            // No connection yet: the refresh thread's first round loads the box.
+            base = PostgresStateStore(url: url)
+            name = url.location
+        } else {
+            name = settings.databasePath
+            do {
+                base = try SQLiteStateStore(path: name)
+            } catch {
+                return (Running(store: nil, writer: nil, refresher: nil),
+                        "\(error); the penalty box works in memory only (lost at restart) and the HELO log is not recorded")
+            }
         }
         let log = self.log
-        let writer = StateWriter(store: store, log: { line in log.warning(line) })
+        let store = StoreHealth(base, name: name, probeInterval: refreshInterval.seconds, log: log)
+        if !shared {
+            do {
+                box.replaceAll(with: try store.loadPenalties(rememberedSince: policy.forgetCutoff(at: Date())))
+            } catch {
+                log.error("cannot load the penalty box from \(name): \(error); starting with an empty box")
+            }
+        }
+        let writer = StateWriter(store: store, log: { line in
+            // StoreHealth reports an outage once for the whole service (writer and refresh
+            // thread alike); the writer's own lines about it would only repeat that.
+            if line.hasPrefix("state store: cannot write") || line.hasPrefix("state store: writes succeed again") { return }
+            log.warning(line)
+        })
+        store.countDroppedChanges { [weak writer] in writer?.statistics.dropped ?? 0 }
         let refresher = Refresher(interval: refreshInterval)
         let running = Running(store: store, writer: writer, refresher: refresher)
         let limits = RetentionLimits(policy: policy, heloLogRetention: TimeInterval(settings.heloLogRetention))
         refresher.body = { [weak self] round in
             guard let self else { return false }
+            if round > 0 || shared { self.refresh() }
             if round % Self.refreshesPerPrune == 0 {
                 do {
                     try store.prune(limits, at: Date())
+                } catch let failure as any StateStoreFailure where failure.isTransient {
+                    // An outage: StoreHealth has said so already.
                 } catch {
-                    log.warning("cannot prune the state database \(path): \(error)")
+                    log.warning("cannot prune the state database \(name): \(error)")
                 }
             }
-            if round > 0 { self.refresh() }
             return true
         }
         return (running, nil)
@@ -226,7 +308,7 @@ public final class PenaltyService: PenaltyLookup, Sendable {
 }
 
 /// The refresh thread: calls `body` with the round number (0 at once, then every `interval`)
-/// until stopped or `body` returns false. Failures are logged once per outage.
+/// until stopped or `body` returns false.
 final class Refresher: @unchecked Sendable {
     let interval: Duration
     /// Set before the thread starts; read only by the thread.
@@ -234,7 +316,6 @@ final class Refresher: @unchecked Sendable {
     private let condition = NSCondition()
     private var stopping = false
     private var launched = false
-    private var failing = false
 
     init(interval: Duration) {
         self.interval = interval
@@ -260,22 +341,6 @@ final class Refresher: @unchecked Sendable {
         condition.unlock()
     }
 
-    func noteFailure(_ message: String, log: any MailLog) {
-        condition.lock()
-        let first = !failing
-        failing = true
-        condition.unlock()
-        if first { log.warning(message) }
-    }
-
-    func noteSuccess(log: any MailLog) {
-        condition.lock()
-        let recovered = failing
-        failing = false
-        condition.unlock()
-        if recovered { log.info("the penalty box is refreshed from the state database again") }
-    }
-
     private func run() {
         var round = 0
         while true {
@@ -286,10 +351,17 @@ final class Refresher: @unchecked Sendable {
             guard let body, body(round) else { return }
             round += 1
             condition.lock()
-            let deadline = Date().addingTimeInterval(Double(interval.components.seconds)
-                                                     + Double(interval.components.attoseconds) / 1e18)
+            let deadline = Date().addingTimeInterval(interval.seconds)
             while !stopping, condition.wait(until: deadline) {}
             condition.unlock()
         }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as Foundation counts time.
+    var seconds: TimeInterval {
+        let (seconds, attoseconds) = components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
 }

@@ -116,8 +116,8 @@ struct BrokenResolver: HeloResolver {
 /// Holds the current configuration and swaps in a new one atomically on reload. A configuration
 /// that fails to load is refused and the current one stays. The resolver (and its cache) is
 /// kept across reloads unless `dns_servers` or `dns_timeout` changed; the penalty service (its
-/// box, store and threads) unless a `state_directory`, `penalty_box_*` or `helo_log*` setting
-/// changed, in which case the old one is flushed and closed.
+/// box, store and threads) unless a `state_directory`, `state_database`, `penalty_box_*` or
+/// `helo_log*` setting changed, in which case the old one is flushed and closed.
 public final class ConfigurationStore: Sendable {
     public let path: String
     private let state: Mutex<RuntimeConfiguration>
@@ -126,8 +126,8 @@ public final class ConfigurationStore: Sendable {
     private let makePenalties: @Sendable (StateSettings) -> PenaltyService
 
     /// Loads `path` now; throws when it cannot be used. `makePenalties` makes the penalty
-    /// service for a configuration's state settings (by default one on the embedded store,
-    /// logging to standard error; it touches the disk only once started).
+    /// service for a configuration's state settings (by default one on the store they name,
+    /// logging to standard error; it touches the disk or the network only once started).
     public init(path: String,
                 loader: @escaping @Sendable (String) throws(ConfigError) -> LoadedConfiguration = { path throws(ConfigError) in
                     try ConfigurationLoader.load(path: path)

@@ -2,15 +2,17 @@ import ArgumentParser
 import Foundation
 import HeloPolicy
 import HeloState
+import HeloStatePostgres
 
 /// `heloguard penalty list | add | remove`: the administrator's view of the penalty box. Works
-/// on the state database under the configured `state_directory` (created when missing); a
-/// running milter picks changes up at its next refresh (every 30 seconds).
+/// on the configured state database: the PostgreSQL database of `state_database`, else the file
+/// under `state_directory` (created when missing); a running milter picks changes up at its
+/// next refresh (`penalty_box_refresh_interval`, 10 seconds by default).
 struct PenaltyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "penalty",
         abstract: "List, add or remove penalty-box entries.",
-        discussion: "Works on heloguard.sqlite in the configured state_directory; a running milter sees changes within 30 seconds.",
+        discussion: "Works on the configured state database (state_database, else heloguard.sqlite in state_directory); a running milter sees changes within penalty_box_refresh_interval (10 seconds by default).",
         subcommands: [List.self, Add.self, Remove.self]
     )
 
@@ -90,8 +92,10 @@ struct PenaltyCommand: ParsableCommand {
 
     // MARK: Helpers
 
-    /// Loads the configuration and opens its state database; errors are printed, exit 1.
-    static func open(_ options: ConfigOption) throws -> (StateSettings, SQLiteStateStore) {
+    /// Loads the configuration and opens its state database — the PostgreSQL database of
+    /// `state_database`, else the embedded file — and returns it with the settings; errors are
+    /// printed, exit 1. A PostgreSQL store connects at its first call, within its connect timeout.
+    static func open(_ options: ConfigOption) throws -> (StateSettings, any StateStore) {
         let path = options.config ?? ConfigOption.defaultPath
         let settings: StateSettings
         do throws(ConfigError) {
@@ -100,6 +104,14 @@ struct PenaltyCommand: ParsableCommand {
             for diagnostic in error.diagnostics where diagnostic.severity == .error { Output.error(diagnostic.description) }
             Output.error("\(path): configuration refused")
             throw ExitCode(1)
+        }
+        if settings.usesSharedDatabase {
+            do throws(PostgresStoreError) {
+                return (settings, try PostgresStateStore(urlText: settings.database))
+            } catch {
+                Output.error("heloguard penalty: \(error)")
+                throw ExitCode(1)
+            }
         }
         do {
             return (settings, try SQLiteStateStore(path: settings.databasePath))

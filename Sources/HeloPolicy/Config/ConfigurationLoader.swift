@@ -225,7 +225,7 @@ public enum ConfigurationLoader {
         return (settings, diagnostics)
     }
 
-    /// `state_directory` (an absolute path), `state_database` (empty or a PostgreSQL URL), `penalty_box_*` (the IPv6 prefix 32 to 128, the
+    /// `state_directory` (an absolute path), `state_database` (empty or a PostgreSQL URL, see ``PostgresURL``), `penalty_box_*` (the IPv6 prefix 32 to 128, the
     /// maximum time not shorter than the first) and `helo_log*`. validate() has already
     /// reported values of the wrong kind; these are the checks that need more than one value.
     private static func stateSettings(_ parameters: Parameters, diagnostics: inout [ConfigDiagnostic]) -> StateSettings {
@@ -245,17 +245,18 @@ public enum ConfigurationLoader {
             ipv6PrefixLength: count("penalty_box_ipv6_prefix", defaults.ipv6PrefixLength),
             heloLog: KnownParameters.boolean(parameters.value("helo_log")) ?? defaults.heloLog,
             heloLogSample: count("helo_log_sample", defaults.heloLogSample),
-            heloLogRetention: time("helo_log_retention", defaults.heloLogRetention))
+            heloLogRetention: time("helo_log_retention", defaults.heloLogRetention),
+            refreshInterval: time("penalty_box_refresh_interval", defaults.refreshInterval))
         if !settings.directory.hasPrefix("/") {
             diagnostics.append(.error(parameters.location("state_directory"),
                 "state_directory = \(settings.directory): must be an absolute path"))
             settings.directory = defaults.directory
         }
         if !settings.database.isEmpty {
-            let scheme = settings.database.split(separator: ":", maxSplits: 1).first.map { $0.lowercased() } ?? ""
-            if !StateSettings.databaseSchemes.contains(scheme) || !settings.database.contains("://") {
-                diagnostics.append(.error(parameters.location("state_database"),
-                    "state_database: expected empty (the embedded file in state_directory) or a URL postgresql://user:password@host:port/database"))
+            do throws(PostgresURLError) {
+                _ = try PostgresURL(parsing: settings.database)
+            } catch {
+                diagnostics.append(.error(parameters.location("state_database"), "state_database: \(error)"))
                 settings.database = defaults.database
             }
         }

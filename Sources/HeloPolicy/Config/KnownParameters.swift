@@ -107,6 +107,8 @@ public enum KnownParameters {
         Parameter(name: "penalty_box_max_entries", defaultValue: "100000", kind: .positiveInteger),
         Parameter(name: "penalty_box_ipv6_prefix", defaultValue: "64", kind: .positiveInteger),
         Parameter(name: "penalty_box_reject_code", defaultValue: "550", kind: .replyCode),
+        // How often each host reloads the box from the store (the shared database: how fast a box spreads).
+        Parameter(name: "penalty_box_refresh_interval", defaultValue: "10s", kind: .time),
         Parameter(name: "penalize_impersonation", defaultValue: "yes", kind: .boolean),
         Parameter(name: "helo_log", defaultValue: "yes", kind: .boolean),
         Parameter(name: "helo_log_sample", defaultValue: "1", kind: .positiveInteger),

@@ -102,11 +102,14 @@ public struct StateSettings: Sendable, Hashable {
     public var heloLogSample: Int
     /// `helo_log_retention`: how long HELO log records are kept.
     public var heloLogRetention: Int
+    /// `penalty_box_refresh_interval`, in seconds: how often the in-memory box is reloaded from
+    /// the store (with a shared database: how fast a client boxed by one host is refused by the others).
+    public var refreshInterval: Int
 
     public init(
         directory: String = "/var/lib/heloguard", database: String = "", penaltyTTL: Int = 86_400, penaltyMaxTTL: Int = 7 * 86_400,
         penaltyMaxEntries: Int = 100_000, ipv6PrefixLength: Int = 64, heloLog: Bool = true,
-        heloLogSample: Int = 1, heloLogRetention: Int = 30 * 86_400
+        heloLogSample: Int = 1, heloLogRetention: Int = 30 * 86_400, refreshInterval: Int = 10
     ) {
         self.directory = directory
         self.database = database
@@ -117,10 +120,16 @@ public struct StateSettings: Sendable, Hashable {
         self.heloLog = heloLog
         self.heloLogSample = heloLogSample
         self.heloLogRetention = heloLogRetention
+        self.refreshInterval = refreshInterval
     }
 
     /// True when `state_database` names a PostgreSQL database rather than the embedded file.
     public var usesSharedDatabase: Bool { !database.isEmpty }
+
+    /// ``database`` parsed; nil for the embedded store (or a URL the loader has refused).
+    public var sharedDatabaseURL: PostgresURL? {
+        usesSharedDatabase ? try? PostgresURL(parsing: database) : nil
+    }
 
     /// The URL schemes `state_database` accepts.
     public static let databaseSchemes = ["postgresql", "postgres"]

@@ -1,0 +1,165 @@
+import Foundation
+import HeloState
+import HeloStatePostgres
+import Synchronization
+
+/// Stands between the penalty service's threads (the state writer, the refresh thread) and the
+/// real store, and is the one voice that reports the store's health: one warning when the
+/// store becomes unusable (`state store: cannot write: …`, or `read`, `prune`), one info line
+/// when it works again (`state store: writes succeed again after …; N change(s) dropped in all
+/// so far`) — never a line per connection or per retry, however many calls fail in between.
+/// (The state writer's own lines about an outage would repeat these; the service drops them.)
+///
+/// **An outage** (a transient failure: the server is down, unreachable, too slow) lets every
+/// call through: the writer retries each second and the refresh thread at its interval, and the
+/// first call that succeeds ends the outage.
+///
+/// **A configuration problem** (``PostgresStoreError/isConfigurationProblem``: a wrong
+/// password, a missing database or grant) is logged as an error, and from then on calls fail at
+/// once with a transient ``StoreHealthError/waiting(_:)`` — so the writer keeps its queue rather
+/// than giving the changes up — except one call per `probeInterval`, which tries the server
+/// again: a database fixed while heloguard runs is used from the next probe on.
+final class StoreHealth: StateStore {
+    let base: any StateStore
+    /// How often a store with a configuration problem is tried again.
+    let probeInterval: TimeInterval
+    private let log: any MailLog
+    private let name: String
+    private let state = Mutex<Health>(.healthy)
+    /// How many changes the writer has given up so far, for the recovery line (set once the
+    /// writer exists).
+    private let droppedChanges = Mutex<(@Sendable () -> Int)?>(nil)
+
+    private enum Health {
+        case healthy
+        case outage(since: Date, reason: String)
+        case misconfigured(since: Date, reason: String, lastProbe: Date)
+    }
+
+    /// - Parameter name: how messages call the store (its location; never a password).
+    init(_ base: any StateStore, name: String, probeInterval: TimeInterval, log: any MailLog) {
+        self.base = base
+        self.name = name
+        self.probeInterval = probeInterval
+        self.log = log
+    }
+
+    /// Lets the recovery line say how many changes the writer gave up.
+    func countDroppedChanges(with counter: @escaping @Sendable () -> Int) {
+        droppedChanges.withLock { $0 = counter }
+    }
+
+    /// True while the store fails (an outage or a configuration problem).
+    var isFailing: Bool {
+        state.withLock { if case .healthy = $0 { return false } else { return true } }
+    }
+
+    // MARK: StateStore
+
+    func loadPenalties(rememberedSince cutoff: Date) throws -> [PenaltyEntry] {
+        try guarded("read") { try base.loadPenalties(rememberedSince: cutoff) }
+    }
+
+    func apply(_ changes: [StateChange]) throws {
+        try guarded("write") { try base.apply(changes) }
+    }
+
+    @discardableResult
+    func prune(_ limits: RetentionLimits, at now: Date) throws -> PruneResult {
+        try guarded("prune") { try base.prune(limits, at: now) }
+    }
+
+    func close() {
+        base.close()
+    }
+
+    // MARK: Health
+
+    /// Runs `call` (a `verb` for the log) unless a misconfigured store is not due for a probe.
+    private func guarded<T>(_ verb: String, _ call: () throws -> T) throws -> T {
+        let now = Date()
+        let held: String? = state.withLock { health in
+            guard case let .misconfigured(since, reason, lastProbe) = health else { return nil }
+            if now.timeIntervalSince(lastProbe) < probeInterval { return reason }
+            health = .misconfigured(since: since, reason: reason, lastProbe: now)
+            return nil
+        }
+        if let held { throw StoreHealthError.waiting(held) }
+        do {
+            let value = try call()
+            noteSuccess()
+            return value
+        } catch {
+            if let failure = error as? PostgresStoreError, failure.isConfigurationProblem {
+                noteMisconfigured("\(failure)")
+                throw StoreHealthError.waiting("\(failure)")
+            }
+            if (error as? any StateStoreFailure)?.isTransient == true { noteOutage(verb, "\(error)") }
+            throw error
+        }
+    }
+
+    private func noteSuccess() {
+        let ended: (since: Date, problem: Bool)? = state.withLock { health in
+            defer { health = .healthy }
+            switch health {
+            case .healthy: return nil
+            case let .outage(since, _): return (since, false)
+            case let .misconfigured(since, _, _): return (since, true)
+            }
+        }
+        guard let ended else { return }
+        let seconds = Int(Date().timeIntervalSince(ended.since).rounded())
+        let dropped = droppedChanges.withLock { $0 }?() ?? 0
+        log.info("state store: writes succeed again after \(seconds) s (\(name) works again"
+                 + "\(ended.problem ? ", the problem was fixed" : "")); \(dropped) change(s) dropped in all so far")
+    }
+
+    private func noteOutage(_ verb: String, _ reason: String) {
+        let starts: Bool = state.withLock { health in
+            guard case .healthy = health else { return false }
+            health = .outage(since: Date(), reason: reason)
+            return true
+        }
+        if starts {
+            log.warning("state store: cannot \(verb): \(reason); the penalty box keeps working from memory, "
+                        + "changes are queued and retried (logged once until writes succeed again)")
+        }
+    }
+
+    private func noteMisconfigured(_ reason: String) {
+        let report: Bool = state.withLock { health in
+            let now = Date()
+            switch health {
+            case let .misconfigured(since, previous, _):
+                health = .misconfigured(since: since, reason: reason, lastProbe: now)
+                return previous != reason
+            case let .outage(since, _):
+                health = .misconfigured(since: since, reason: reason, lastProbe: now)
+                return true
+            case .healthy:
+                health = .misconfigured(since: now, reason: reason, lastProbe: now)
+                return true
+            }
+        }
+        if report {
+            log.error("state store: \(reason); the penalty box works from memory and changes are queued until "
+                      + "this is fixed (tried again every \(Int(probeInterval)) s, logged once)")
+        }
+    }
+}
+
+/// What ``StoreHealth`` throws while it holds calls back from a misconfigured store.
+enum StoreHealthError: StateStoreFailure {
+    /// The store is misconfigured (the reason); the call was not tried. Transient: a state
+    /// writer keeps the changes for when the problem is fixed.
+    case waiting(String)
+
+    var isTransient: Bool { true }
+
+    var description: String {
+        switch self {
+        case let .waiting(reason): return "waiting for the state database to be fixed: \(reason)"
+        }
+    }
+}
