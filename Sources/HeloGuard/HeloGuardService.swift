@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// `heloguard run`: loads the configuration, opens the milter socket, drops privileges and
-/// serves until SIGTERM/SIGINT/SIGHUP; SIGUSR1 reloads the configuration and its tables.
+/// serves until SIGTERM/SIGINT/SIGHUP; SIGUSR1 reloads the configuration and its tables, and
+/// re-reads the penalty box from the state store.
 public struct HeloGuardService: Sendable {
     public struct Options: Sendable {
         public var configPath: String
@@ -102,6 +103,9 @@ public struct HeloGuardService: Sendable {
                 log.info("reload: \(store.path) loaded (configuration #\(next.generation)); new connections use it")
                 Self.logDiagnostics(next.loaded.diagnostics, to: log)
                 Self.startThreads(of: next, log: log)
+                // A reload also re-reads the penalty box from the store, so `heloguard penalty
+                // add` or `remove` followed by a reload takes effect at once, not at the next refresh.
+                next.penalties.refresh()
             } catch {
                 log.error("reload refused: \(error.diagnostics.filter { $0.severity == .error }.map(\.description).joined(separator: "; ")); keeping the previous configuration")
             }

@@ -141,23 +141,6 @@ public final class StateWriter: Sendable {
         return drained
     }
 
-    /// The penalty entries handed to ``submit(_:)`` that the store has not taken yet: queued,
-    /// or in the batch being written now (during an outage, everything boxed since it began).
-    /// Oldest first, so for a key given twice the later entry is the later one in the array.
-    ///
-    /// Whoever reloads the box from the store adds these on top of what it read: a boxing the
-    /// store has not taken is newer than the store's row for that key, or has none. Take the
-    /// list before reading the store (and again after, for entries queued meanwhile): an entry
-    /// written while the store is being read may be missing from what was read.
-    public func pendingPenalties() -> [PenaltyEntry] {
-        shared.condition.lock()
-        defer { shared.condition.unlock() }
-        return (shared.inFlight + shared.queue.contents).compactMap { change in
-            if case let .upsertPenalty(entry) = change { return entry }
-            return nil
-        }
-    }
-
     public var statistics: Statistics {
         shared.condition.lock()
         defer { shared.condition.unlock() }
@@ -175,8 +158,6 @@ public final class StateWriter: Sendable {
         var statistics = Statistics()
         /// A batch is out of the queue and in the store's hands.
         var writing = false
-        /// That batch (empty while `writing` is false).
-        var inFlight: [StateChange] = []
         var stopping = false
         var finished = false
     }
@@ -194,7 +175,6 @@ public final class StateWriter: Sendable {
             if shared.queue.isEmpty || (shared.stopping && inOutage) { break }
             let batch = shared.queue.removeFirst(upTo: batchSize)
             shared.writing = true
-            shared.inFlight = batch
             condition.unlock()
 
             var message: String?
@@ -207,7 +187,6 @@ public final class StateWriter: Sendable {
 
             condition.lock()
             shared.writing = false
-            shared.inFlight = []
             if let failure {
                 shared.statistics.failedBatches += 1
                 let transient = (failure as? any StateStoreFailure)?.isTransient ?? false
@@ -263,9 +242,6 @@ struct ChangeQueue {
 
     var count: Int { items.count - head }
     var isEmpty: Bool { count == 0 }
-
-    /// What is queued, oldest first.
-    var contents: ArraySlice<StateChange> { items[head...] }
 
     mutating func append(_ change: StateChange) { items.append(change) }
 

@@ -189,41 +189,4 @@ struct StateWriterTests {
         #expect(log.all.last?.contains("succeed again") == true)
         writer.shutdown()
     }
-
-    @Test("pendingPenalties: the boxings the store has not taken, queued or being written, oldest first")
-    func pendingPenalties() throws {
-        func boxing(_ key: String, _ reason: String) throws -> PenaltyEntry {
-            PenaltyEntry(key: try PenaltyKey(parsing: key), reason: reason, firstSeen: at(0), expires: at(100), offences: 1)
-        }
-        let store = ScriptedStore()
-        let log = LogLines()
-        let writer = StateWriter(store: store, batchSize: 2, retryInterval: .milliseconds(20), log: log.sink)
-        #expect(writer.pendingPenalties().isEmpty)
-
-        // In the store's hands (held there), then queued behind it.
-        store.hold()
-        let first = try boxing("192.0.2.1", "first")
-        writer.submit(.upsertPenalty(first))
-        #expect(store.entered.wait(timeout: .now() + 5) == .success)
-        let second = try boxing("192.0.2.2", "second"), again = try boxing("192.0.2.1", "again")
-        writer.submit(record(1))
-        writer.submit(.upsertPenalty(second))
-        writer.submit(.removePenalty(try PenaltyKey(parsing: "192.0.2.3")))
-        writer.submit(.upsertPenalty(again))
-        #expect(writer.pendingPenalties() == [first, second, again])
-
-        // An outage: everything stays pending, batches going back to the queue included.
-        store.fail(with: ScriptedStore.Refusal(isTransient: true))
-        store.release()
-        #expect(!writer.flush(timeout: .milliseconds(200)))
-        #expect(writer.statistics.outages == 1)
-        #expect(writer.pendingPenalties() == [first, second, again])
-
-        // Space returns: nothing is pending any more.
-        store.fail(with: nil)
-        #expect(writer.flush(timeout: .seconds(5)))
-        #expect(writer.pendingPenalties().isEmpty)
-        #expect(store.applied.count == 5)
-        writer.shutdown()
-    }
 }
