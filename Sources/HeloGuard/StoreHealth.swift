@@ -10,9 +10,10 @@ import Synchronization
 /// so far`) — never a line per connection or per retry, however many calls fail in between.
 /// (The state writer's own lines about an outage would repeat these; the service drops them.)
 ///
-/// **An outage** (a transient failure: the server is down, unreachable, too slow) lets every
-/// call through: the writer retries each second and the refresh thread at its interval, and the
-/// first call that succeeds ends the outage.
+/// **An outage** (a transient failure: the server is down, unreachable, too slow, the disk is
+/// full) lets every call through: the writer retries each second and the refresh thread at its
+/// interval. A successful write ends any outage; a read or prune ends only an outage that began
+/// with the same kind of call, since reads still work on a full disk.
 ///
 /// **A configuration problem** (``PostgresStoreError/isConfigurationProblem``: a wrong
 /// password, a missing database or grant) is logged as an error, and from then on calls fail at
@@ -32,7 +33,7 @@ final class StoreHealth: StateStore {
 
     private enum Health {
         case healthy
-        case outage(since: Date, reason: String)
+        case outage(since: Date, reason: String, verb: String)
         case misconfigured(since: Date, reason: String, lastProbe: Date)
     }
 
@@ -87,7 +88,7 @@ final class StoreHealth: StateStore {
         if let held { throw StoreHealthError.waiting(held) }
         do {
             let value = try call()
-            noteSuccess()
+            noteSuccess(verb)
             return value
         } catch {
             if let failure = error as? PostgresStoreError, failure.isConfigurationProblem {
@@ -99,13 +100,18 @@ final class StoreHealth: StateStore {
         }
     }
 
-    private func noteSuccess() {
+    private func noteSuccess(_ verb: String) {
         let ended: (since: Date, problem: Bool)? = state.withLock { health in
-            defer { health = .healthy }
             switch health {
-            case .healthy: return nil
-            case let .outage(since, _): return (since, false)
-            case let .misconfigured(since, _, _): return (since, true)
+            case .healthy:
+                return nil
+            case let .outage(since, _, failedVerb):
+                guard verb == failedVerb || verb == "write" else { return nil }
+                health = .healthy
+                return (since, false)
+            case let .misconfigured(since, _, _):
+                health = .healthy
+                return (since, true)
             }
         }
         guard let ended else { return }
@@ -118,7 +124,7 @@ final class StoreHealth: StateStore {
     private func noteOutage(_ verb: String, _ reason: String) {
         let starts: Bool = state.withLock { health in
             guard case .healthy = health else { return false }
-            health = .outage(since: Date(), reason: reason)
+            health = .outage(since: Date(), reason: reason, verb: verb)
             return true
         }
         if starts {
@@ -134,7 +140,7 @@ final class StoreHealth: StateStore {
             case let .misconfigured(since, previous, _):
                 health = .misconfigured(since: since, reason: reason, lastProbe: now)
                 return previous != reason
-            case let .outage(since, _):
+            case let .outage(since, _, _):
                 health = .misconfigured(since: since, reason: reason, lastProbe: now)
                 return true
             case .healthy:
