@@ -101,7 +101,8 @@ let package = Package(
         ),
         .testTarget(
             name: "HeloStatePostgresTests",
-            dependencies: ["HeloStatePostgres", "HeloState", "HeloPolicy", "HeloGuard"]
+            // heloguard: the stats command is run against the test cluster.
+            dependencies: ["HeloStatePostgres", "HeloState", "HeloPolicy", "HeloGuard", "heloguard"]
         ),
         .testTarget(
             name: "HeloDNSTests",

@@ -42,37 +42,48 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
     public let connectTimeout: Duration
     /// The most the statements of one call may take once connected.
     public let queryTimeout: Duration
+    /// The same for each of `heloguard stats`' queries, which aggregate the whole fleet's HELO
+    /// log and may take far longer than the writer's calls (see
+    /// `PostgresStateStore+Statistics.swift`).
+    public let statisticsTimeout: Duration
 
     /// Everything below is touched only with `lock` held: that is what makes the class
-    /// `@unchecked Sendable`. Calls are serialised; a call waits at most its deadlines.
-    private let lock = NSLock()
+    /// `@unchecked Sendable`. Calls are serialised; a call waits at most its deadlines. The lock
+    /// is recursive so that ``withReadSnapshot(_:)`` can hold it around the calls it makes.
+    private let lock = NSRecursiveLock()
     private var group: MultiThreadedEventLoopGroup?
     private var connection: PostgresConnection?
     private var schemaReady = false
     private var closed = false
     private var tlsContext: NIOSSLContext?
     private var connectionCount = 0
+    /// While ``withReadSnapshot(_:)`` runs: the number of the connection its transaction is on.
+    private var snapshotConnection: Int?
 
     private let logger = Logger(label: "heloguard.state.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// A store for `url`; connects on first use. `connect_timeout` in the URL overrides
     /// `connectTimeout`.
-    public init(url: PostgresURL, connectTimeout: Duration = .seconds(3), queryTimeout: Duration = .seconds(5)) {
+    public init(url: PostgresURL, connectTimeout: Duration = .seconds(3), queryTimeout: Duration = .seconds(5),
+                statisticsTimeout: Duration = .seconds(60)) {
         self.url = url
         self.connectTimeout = url.connectTimeout.map { .seconds($0) } ?? connectTimeout
         self.queryTimeout = queryTimeout
+        self.statisticsTimeout = statisticsTimeout
     }
 
     /// A store for the URL `text` (a `state_database` value).
     public convenience init(urlText text: String, connectTimeout: Duration = .seconds(3),
-                            queryTimeout: Duration = .seconds(5)) throws(PostgresStoreError) {
+                            queryTimeout: Duration = .seconds(5),
+                            statisticsTimeout: Duration = .seconds(60)) throws(PostgresStoreError) {
         let url: PostgresURL
         do throws(PostgresURLError) {
             url = try PostgresURL(parsing: text)
         } catch {
             throw .badURL(error)
         }
-        self.init(url: url, connectTimeout: connectTimeout, queryTimeout: queryTimeout)
+        self.init(url: url, connectTimeout: connectTimeout, queryTimeout: queryTimeout,
+                  statisticsTimeout: statisticsTimeout)
     }
 
     /// Where the store is, for messages: host:port/database (or the socket), never the password.
@@ -211,19 +222,57 @@ public final class PostgresStateStore: StateStore, @unchecked Sendable {
         group?.shutdownGracefully { _ in }
     }
 
+    /// Runs `begin`, then `body` (whose store calls all go to the same connection, inside the
+    /// transaction `begin` opened), then `COMMIT`; `ROLLBACK` when `body` throws. Other threads'
+    /// calls wait meanwhile. When the connection breaks on the way, the calls after the break
+    /// fail rather than answer from outside the transaction.
+    func withReadSnapshot<T>(_ operation: String, begin: [PostgresQuery], timeout: Duration,
+                             _ body: () throws -> T) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        if snapshotConnection != nil { return try body() }  // already inside one
+        _ = try withSession(operation, timeout: timeout) { session in try session.run(begin) }
+        snapshotConnection = connectionCount
+        defer { snapshotConnection = nil }
+        do {
+            let value = try body()
+            _ = try withSession("finish the consistent read", timeout: timeout) { session in try session.run(["COMMIT"]) }
+            return value
+        } catch {
+            _ = try? withSession("end the consistent read", timeout: timeout) { session in try session.run(["ROLLBACK"]) }
+            throw error
+        }
+    }
+
+    /// True while ``withReadSnapshot(_:begin:timeout:_:)`` runs on this thread's behalf.
+    var isReadingSnapshot: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return snapshotConnection != nil
+    }
+
     // MARK: Connection
 
     /// Connects (and sets the schema up) when needed, runs `body`, and turns every failure into
     /// a ``PostgresStoreError``. After a failure the connection is dropped: the next call starts
-    /// on a fresh one, whatever state the failure left the old one in.
-    func withSession<T>(_ operation: String, _ body: (Session) throws -> T) throws(PostgresStoreError) -> T {
+    /// on a fresh one, whatever state the failure left the old one in. `timeout` replaces
+    /// ``queryTimeout`` for this call.
+    func withSession<T>(_ operation: String, timeout: Duration? = nil,
+                        _ body: (Session) throws -> T) throws(PostgresStoreError) -> T {
         lock.lock()
         defer { lock.unlock() }
         guard !closed else { throw .closed(location: location) }
+        if let snapshotConnection, connection == nil || connection?.isClosed == true
+            || connectionCount != snapshotConnection {
+            // A fresh connection would not be in the snapshot's transaction: its answers could
+            // disagree with the ones already given.
+            throw .connectionLost(location: location, operation: operation,
+                                  reason: "lost during a consistent read; run it again")
+        }
         do {
             let connection = try connectedLocked(for: operation)
-            return try body(Session(connection: connection, logger: logger,
-                                    deadline: .now + queryTimeout, timeout: queryTimeout))
+            let timeout = timeout ?? queryTimeout
+            return try body(Session(connection: connection, logger: logger, deadline: .now + timeout, timeout: timeout))
         } catch {
             dropConnectionLocked()
             let failure = PostgresStoreError(error, url: url, operation: operation)

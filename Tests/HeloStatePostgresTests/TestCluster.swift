@@ -109,26 +109,47 @@ final class TestCluster: @unchecked Sendable {
     @discardableResult
     func run(_ program: String, _ arguments: [String], timeout: TimeInterval = 30) throws -> String {
         let output = directory + "/command-\(UUID().uuidString.prefix(8)).out"
-        let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
-        guard fd >= 0 else { throw ClusterError.commandFailed("open \(output)", String(cString: strerror(errno))) }
         defer { try? FileManager.default.removeItem(atPath: output) }
         let path = binDirectory + "/" + program
         let argv = geteuid() == 0 ? [Self.runuser, "-u", "postgres", "--", path] + arguments : [path] + arguments
         let command = "\(program) \(arguments.joined(separator: " "))"
+        let status = try Self.spawn(argv, environment: ["PATH=/usr/bin:/bin", "LC_ALL=C", "PGTZ=UTC"],
+                                    stdout: output, stderr: output, timeout: timeout, command: command)
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        guard status == 0 else {
+            let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+            throw ClusterError.commandFailed(command, "exit status \(status): \(text)\nserver log:\n\(log.suffix(2000))")
+        }
+        return text
+    }
+
+    /// Runs `argv` (a full path first) with standard input from /dev/null and its output in the
+    /// files `stdout` and `stderr` (the same file for both is fine); returns its exit status (128
+    /// plus the signal when one killed it). Throws when it cannot start or outlives `timeout`
+    /// seconds (it is killed then).
+    static func spawn(_ argv: [String], environment: [String], stdout: String, stderr: String,
+                      timeout: TimeInterval, command: String) throws -> Int32 {
+        let outFD = open(stdout, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
+        guard outFD >= 0 else { throw ClusterError.commandFailed("open \(stdout)", String(cString: strerror(errno))) }
+        let errFD = stderr == stdout ? outFD : open(stderr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
+        guard errFD >= 0 else {
+            close(outFD)
+            throw ClusterError.commandFailed("open \(stderr)", String(cString: strerror(errno)))
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, fd, 1)
-        posix_spawn_file_actions_adddup2(&actions, fd, 2)
-        let environment = ["PATH=/usr/bin:/bin", "LC_ALL=C", "PGTZ=UTC"]
+        posix_spawn_file_actions_adddup2(&actions, outFD, 1)
+        posix_spawn_file_actions_adddup2(&actions, errFD, 2)
         var pid: pid_t = 0
-        let spawned = Self.withCStrings(argv) { cArguments in
-            Self.withCStrings(environment) { cEnvironment in
+        let spawned = withCStrings(argv) { cArguments in
+            withCStrings(environment) { cEnvironment in
                 posix_spawn(&pid, argv[0], &actions, nil, cArguments, cEnvironment)
             }
         }
-        close(fd)
+        close(outFD)
+        if errFD != outFD { close(errFD) }
         guard spawned == 0 else { throw ClusterError.commandFailed(command, String(cString: strerror(spawned))) }
         var status: Int32 = 0
         let deadline = Date().addingTimeInterval(timeout)
@@ -143,13 +164,7 @@ final class TestCluster: @unchecked Sendable {
             }
             usleep(10_000)
         }
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        let exited = status & 0x7f == 0, code = (status >> 8) & 0xff
-        guard exited && code == 0 else {
-            let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
-            throw ClusterError.commandFailed(command, "exit status \(status): \(text)\nserver log:\n\(log.suffix(2000))")
-        }
-        return text
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
     /// Calls `body` with a NULL-terminated C array of `strings`.
