@@ -1,3 +1,4 @@
+import Foundation
 import HeloPolicy
 import MilterKit
 #if canImport(Glibc)
@@ -104,8 +105,11 @@ public struct HeloGuardService: Sendable {
                 Self.logDiagnostics(next.loaded.diagnostics, to: log)
                 Self.startThreads(of: next, log: log)
                 // A reload also re-reads the penalty box from the store, so `heloguard penalty
-                // add` or `remove` followed by a reload takes effect at once, not at the next refresh.
-                next.penalties.refresh()
+                // add` or `remove` followed by a reload takes effect at once, not at the next
+                // refresh. On a thread of its own: a store that is down may take seconds to
+                // answer, and this thread must stay free to see a stop signal.
+                let penalties = next.penalties
+                Thread.detachNewThread { penalties.refresh() }
             } catch {
                 log.error("reload refused: \(error.diagnostics.filter { $0.severity == .error }.map(\.description).joined(separator: "; ")); keeping the previous configuration")
             }

@@ -49,6 +49,10 @@ public final class StateWriter: Sendable {
     public let overflow: Overflow
     /// How long the writer waits before retrying after a transient failure.
     public let retryInterval: Duration
+    /// How long the writer lets changes gather after the first one arrives, so that a busy
+    /// milter writes one transaction per interval rather than one per connection (a flush, a
+    /// full batch or a stop cuts it short).
+    public let linger: Duration
 
     private let shared: Shared
     private let store: any StateStore
@@ -63,6 +67,7 @@ public final class StateWriter: Sendable {
         batchSize: Int = 500,
         overflow: Overflow = .dropOldest,
         retryInterval: Duration = .seconds(1),
+        linger: Duration = .milliseconds(200),
         log: @escaping @Sendable (String) -> Void
     ) {
         self.store = store
@@ -70,12 +75,13 @@ public final class StateWriter: Sendable {
         self.batchSize = max(1, batchSize)
         self.overflow = overflow
         self.retryInterval = retryInterval
+        self.linger = linger
         let shared = Shared()
         self.shared = shared
         let capacity = self.capacity, batchSize = self.batchSize
         let thread = Thread {
             Self.run(shared: shared, store: store, capacity: capacity, batchSize: batchSize,
-                     retryInterval: retryInterval, log: log)
+                     retryInterval: retryInterval, linger: linger, log: log)
         }
         thread.name = "heloguard-state-writer"
         thread.start()
@@ -106,7 +112,9 @@ public final class StateWriter: Sendable {
             }
         }
         shared.queue.append(change)
-        shared.condition.signal()
+        // Wake the writer when it waits for a first change, or when a batch is full; while it
+        // lingers, the changes in between need no wake-up.
+        if shared.queue.count == 1 || shared.queue.count >= batchSize { shared.condition.broadcast() }
     }
 
     /// Waits until everything submitted so far is written, at most `timeout`. Returns false when
@@ -115,7 +123,12 @@ public final class StateWriter: Sendable {
     public func flush(timeout: Duration = .seconds(10)) -> Bool {
         let deadline = Date().addingTimeInterval(timeout.timeInterval)
         shared.condition.lock()
-        defer { shared.condition.unlock() }
+        shared.flushRequests += 1
+        shared.condition.broadcast()
+        defer {
+            shared.flushRequests -= 1
+            shared.condition.unlock()
+        }
         while !shared.queue.isEmpty || shared.writing {
             if shared.finished { return false }
             if !shared.condition.wait(until: deadline) {
@@ -158,13 +171,15 @@ public final class StateWriter: Sendable {
         var statistics = Statistics()
         /// A batch is out of the queue and in the store's hands.
         var writing = false
+        /// Callers waiting in flush(): the writer does not linger for them.
+        var flushRequests = 0
         var stopping = false
         var finished = false
     }
 
     private static func run(
         shared: Shared, store: any StateStore, capacity: Int, batchSize: Int,
-        retryInterval: Duration, log: @Sendable (String) -> Void
+        retryInterval: Duration, linger: Duration, log: @Sendable (String) -> Void
     ) {
         var inOutage = false
         var failuresThisOutage = 0
@@ -172,6 +187,11 @@ public final class StateWriter: Sendable {
         condition.lock()
         while true {
             while shared.queue.isEmpty && !shared.stopping { condition.wait() }
+            if !inOutage && linger > .zero {
+                let until = Date().addingTimeInterval(linger.timeInterval)
+                while !shared.stopping && shared.flushRequests == 0 && shared.queue.count < batchSize
+                        && condition.wait(until: until) {}
+            }
             if shared.queue.isEmpty || (shared.stopping && inOutage) { break }
             let batch = shared.queue.removeFirst(upTo: batchSize)
             shared.writing = true

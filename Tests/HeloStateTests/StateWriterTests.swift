@@ -96,6 +96,31 @@ struct StateWriterTests {
         #expect(writer.statistics.dropped == 1)
     }
 
+    @Test("changes that arrive one by one gather for the linger interval and go in one transaction")
+    func lingerGathersChanges() throws {
+        let store = ScriptedStore()
+        let writer = StateWriter(store: store, batchSize: 100, linger: .milliseconds(500), log: { _ in })
+        // Ten connections closing a few milliseconds apart, as on a busy milter.
+        for index in 0..<10 {
+            writer.submit(record(index))
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        // Well within the linger interval nothing is written yet...
+        #expect(store.calls == 0)
+        // ...and once it has passed, all ten went in one call.
+        let deadline = Date().addingTimeInterval(5)
+        while store.applied.count < 10 && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(store.calls == 1)
+        #expect(store.applied == (0..<10).map { record($0) })
+        // A flush does not wait for the interval.
+        writer.submit(record(10))
+        let started = Date()
+        #expect(writer.flush(timeout: .seconds(5)))
+        #expect(Date().timeIntervalSince(started) < 0.4)
+        #expect(store.calls == 2)
+        writer.shutdown()
+    }
+
     struct Overflowing: Sendable, CustomTestStringConvertible {
         let label: String
         let overflow: StateWriter.Overflow
