@@ -271,7 +271,7 @@ public final class PenaltyService: PenaltyLookup, Sendable {
             }
         }
         let log = self.log
-        let store = StoreHealth(base, name: name, probeInterval: refreshInterval.seconds, log: log)
+        let store = StoreHealth(base, name: name, probeInterval: refreshInterval.timeInterval, log: log)
         if !shared {
             do {
                 box.replaceAll(with: try store.loadPenalties(rememberedSince: policy.forgetCutoff(at: Date())))
@@ -351,17 +351,9 @@ final class Refresher: @unchecked Sendable {
             guard let body, body(round) else { return }
             round += 1
             condition.lock()
-            let deadline = Date().addingTimeInterval(interval.seconds)
+            let deadline = Date().addingTimeInterval(interval.timeInterval)
             while !stopping, condition.wait(until: deadline) {}
             condition.unlock()
         }
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as Foundation counts time.
-    var seconds: TimeInterval {
-        let (seconds, attoseconds) = components
-        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
 }

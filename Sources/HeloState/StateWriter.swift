@@ -296,8 +296,8 @@ struct ChangeQueue {
 }
 
 extension Duration {
-    /// The duration in seconds, as Foundation counts time.
-    var timeInterval: TimeInterval {
+    /// The duration in seconds, as Foundation and Dispatch count time.
+    public var timeInterval: TimeInterval {
         let (seconds, attoseconds) = components
         return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }

@@ -505,11 +505,3 @@ struct DeadlineExceeded: Error {
     let what: String
     let timeout: Duration
 }
-
-extension Duration {
-    /// The duration in seconds, as Foundation and Dispatch count time.
-    var timeInterval: TimeInterval {
-        let (seconds, attoseconds) = components
-        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
-    }
-}

@@ -94,8 +94,10 @@ struct PenaltyCommand: ParsableCommand {
 
     /// Loads the configuration and opens its state database — the PostgreSQL database of
     /// `state_database`, else the embedded file — and returns it with the settings; errors are
-    /// printed, exit 1. A PostgreSQL store connects at its first call, within its connect timeout.
-    static func open(_ options: ConfigOption) throws -> (StateSettings, any StateStore) {
+    /// printed after `command` (the command that asked), exit 1. A PostgreSQL store connects at
+    /// its first call, within its connect timeout.
+    static func open(_ options: ConfigOption, for command: String = "heloguard penalty") throws
+        -> (StateSettings, any StateStore) {
         let path = options.config ?? ConfigOption.defaultPath
         let settings: StateSettings
         do throws(ConfigError) {
@@ -109,14 +111,14 @@ struct PenaltyCommand: ParsableCommand {
             do throws(PostgresStoreError) {
                 return (settings, try PostgresStateStore(urlText: settings.database))
             } catch {
-                Output.error("heloguard penalty: \(error)")
+                Output.error("\(command): \(error)")
                 throw ExitCode(1)
             }
         }
         do {
             return (settings, try SQLiteStateStore(path: settings.databasePath))
         } catch {
-            Output.error("heloguard penalty: \(error)")
+            Output.error("\(command): \(error)")
             throw ExitCode(1)
         }
     }

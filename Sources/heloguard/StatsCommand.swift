@@ -49,7 +49,7 @@ struct StatsCommand: ParsableCommand {
             reportOptions.providers.append(ProviderGroup(name: ProviderDomain.normalized(domain), domains: [domain]))
         }
 
-        let (settings, opened) = try PenaltyCommand.open(options)
+        let (settings, opened) = try PenaltyCommand.open(options, for: "heloguard stats")
         let store: any StateStore = opened
         defer { store.close() }
         guard let statistics = store as? any HeloLogStatistics else {

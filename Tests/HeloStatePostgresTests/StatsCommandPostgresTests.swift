@@ -93,6 +93,7 @@ struct StatsCommandPostgresTests {
             #expect(result.stderr.contains("127.0.0.1:\(cluster.port)/\(TestCluster.database)"), "\(result.stderr)")
             #expect(!result.stderr.contains(TestCluster.password))
             #expect(result.stdout.isEmpty)
+            #expect(result.stderr.hasPrefix("heloguard stats: "), "\(result.stderr)")
         }
     }
 }
