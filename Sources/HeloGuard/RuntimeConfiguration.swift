@@ -125,12 +125,13 @@ public final class ConfigurationStore: Sendable {
     private let makeResolver: @Sendable (DNSSettings) -> ResolverSetup
     private let makePenalties: @Sendable (StateSettings) -> PenaltyService
 
-    /// Loads `path` now; throws when it cannot be used. `makePenalties` makes the penalty
+    /// Loads `path` now (by default with ``LoadEnvironment/system``, so that a reload also
+    /// re-reads Postfix's configuration); throws when it cannot be used. `makePenalties` makes the penalty
     /// service for a configuration's state settings (by default one on the store they name,
     /// logging to standard error; it touches the disk or the network only once started).
     public init(path: String,
                 loader: @escaping @Sendable (String) throws(ConfigError) -> LoadedConfiguration = { path throws(ConfigError) in
-                    try ConfigurationLoader.load(path: path)
+                    try ConfigurationLoader.load(path: path, environment: .system)
                 },
                 makeResolver: @escaping @Sendable (DNSSettings) -> ResolverSetup = ResolverSetup.unbound,
                 makePenalties: @escaping @Sendable (StateSettings) -> PenaltyService = { PenaltyService(settings: $0, log: StderrLog()) }

@@ -55,11 +55,11 @@ struct TestCommand: ParsableCommand {
         let policy: PolicyConfig
         do throws(ConfigError) {
             if let path = options.config {
-                let loaded = try ConfigurationLoader.load(path: path)
+                let loaded = try ConfigurationLoader.load(path: path, environment: .system)
                 for diagnostic in loaded.diagnostics where diagnostic.severity == .error { Output.error(diagnostic.description) }
                 policy = loaded.policy
             } else if ConfigurationLoader.fileExists(ConfigOption.defaultPath) {
-                policy = try ConfigurationLoader.load(path: ConfigOption.defaultPath).policy
+                policy = try ConfigurationLoader.load(path: ConfigOption.defaultPath, environment: .system).policy
             } else {
                 Output.error("note: \(ConfigOption.defaultPath) not found; using built-in defaults (no HELO restrictions)")
                 policy = try ConfigurationLoader.load(text: "", file: "(built-in defaults)").policy

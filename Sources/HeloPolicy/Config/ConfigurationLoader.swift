@@ -11,6 +11,9 @@ public struct LoadedConfiguration: Sendable {
     /// Warnings, and errors that Postfix would tolerate at run time (broken table content:
     /// heloguard answers such lookups with `451 4.3.5` exactly as Postfix does).
     public let diagnostics: [ConfigDiagnostic]
+    /// Every name and address `reject_impersonating_helo` counts as ours, with its source
+    /// (the same entries as `policy.impersonation`, for `heloguard identity`).
+    public let identity: [IdentityEntry]
 }
 
 /// Reads a heloguard configuration file (Postfix main.cf syntax) and builds the immutable
@@ -25,16 +28,26 @@ public enum ConfigurationLoader {
     }
 
     public static func load(path: String, interfaces: [InterfaceAddress]? = nil) throws(ConfigError) -> LoadedConfiguration {
-        let (mainCf, diagnostics) = try MainCf.load(path: path)
-        return try build(mainCf, diagnostics: diagnostics, interfaces: interfaces)
+        try load(path: path, environment: LoadEnvironment(interfaces: interfaces))
     }
 
     public static func load(text: String, file: String, interfaces: [InterfaceAddress]? = nil) throws(ConfigError) -> LoadedConfiguration {
-        let (mainCf, diagnostics) = MainCf.parse(text, file: file)
-        return try build(mainCf, diagnostics: diagnostics, interfaces: interfaces)
+        try load(text: text, file: file, environment: LoadEnvironment(interfaces: interfaces))
     }
 
-    static func build(_ mainCf: MainCf, diagnostics parseDiagnostics: [ConfigDiagnostic], interfaces: [InterfaceAddress]?) throws(ConfigError) -> LoadedConfiguration {
+    /// Loads `path` with what `environment` provides (Postfix's configuration, DNS at load).
+    public static func load(path: String, environment: LoadEnvironment) throws(ConfigError) -> LoadedConfiguration {
+        let (mainCf, diagnostics) = try MainCf.load(path: path)
+        return try build(mainCf, diagnostics: diagnostics, environment: environment)
+    }
+
+    public static func load(text: String, file: String, environment: LoadEnvironment) throws(ConfigError) -> LoadedConfiguration {
+        let (mainCf, diagnostics) = MainCf.parse(text, file: file)
+        return try build(mainCf, diagnostics: diagnostics, environment: environment)
+    }
+
+    static func build(_ mainCf: MainCf, diagnostics parseDiagnostics: [ConfigDiagnostic], environment: LoadEnvironment) throws(ConfigError) -> LoadedConfiguration {
+        let interfaces = environment.interfaces
         var fatal = parseDiagnostics
         var tolerated: [ConfigDiagnostic] = []
         let parameters = KnownParameters.parameters(from: mainCf, interfaces: interfaces)
@@ -109,14 +122,16 @@ public enum ConfigurationLoader {
             fatal.append(.warning(parameters.location("smtpd_log_access_permit_actions"),
                                   "smtpd_log_access_permit_actions has no effect in this release of heloguard (permits are not logged)"))
         }
-        var impersonation = impersonationIdentity(parameters, interfaces: interfaces, diagnostics: &fatal)
-        impersonation.checkDNS = flag("impersonation_check_dns", false)
         let tempfail = TempfailAction(rawValue: parameters.value("unknown_helo_hostname_tempfail_action").lowercased()) ?? .deferIfPermit
 
         // DNS: dns_servers and dns_timeout (heloguard's own), dns_rr_list_limit.
         let servers = DNSServerList.parse(parameters.value("dns_servers")).servers
         let timeout = KnownParameters.timeInSeconds(parameters.value("dns_timeout")).flatMap { $0 > 0 ? $0 : nil } ?? 10
         let dns = DNSSettings(servers: servers.isEmpty ? nil : servers, timeoutMilliseconds: timeout * 1000)
+
+        let identityEntries = identityEntries(parameters, environment: environment, dns: dns, diagnostics: &fatal)
+        var impersonation = IdentitySources.identity(identityEntries, replyText: parameters.value("impersonation_reply_text"))
+        impersonation.checkDNS = flag("impersonation_check_dns", false)
         let rrListLimit = KnownParameters.integer(parameters.value("dns_rr_list_limit")).flatMap { $0 > 0 ? $0 : nil } ?? 100
 
         // reject_rhsbl_helo replies: rbl_reply_maps, default_rbl_reply, smtpd_expansion_filter.
@@ -139,7 +154,8 @@ public enum ConfigurationLoader {
         if fatal.contains(where: { $0.severity == .error }) {
             throw ConfigError(sorted(fatal + tolerated))
         }
-        return LoadedConfiguration(policy: policy, parameters: parameters, diagnostics: sorted(fatal + tolerated))
+        return LoadedConfiguration(policy: policy, parameters: parameters, diagnostics: sorted(fatal + tolerated),
+                                   identity: identityEntries)
     }
 
     /// Warnings for access-table results a milter cannot carry out. Postfix's `FILTER
@@ -272,30 +288,36 @@ public enum ConfigurationLoader {
         return settings
     }
 
-    /// `impersonation_hostnames`, `impersonation_domains`, `impersonation_addresses` (empty:
-    /// every non-loopback address of this machine), `impersonation_reply_text`.
-    private static func impersonationIdentity(_ parameters: Parameters, interfaces: [InterfaceAddress]?, diagnostics: inout [ConfigDiagnostic]) -> ImpersonationIdentity {
-        let hostnames = PostfixList.tokens(parameters.value("impersonation_hostnames"))
-        let domains = PostfixList.tokens(parameters.value("impersonation_domains"))
-        var addresses: [IPAddress] = []
-        let addressText = parameters.value("impersonation_addresses")
-        if addressText.isEmpty {
-            addresses = (interfaces ?? NetworkList.localInterfaces()).map(\.address).filter { !isLoopback($0) }
-        } else {
-            for item in PostfixList.tokens(addressText) {
-                var text = item
-                if text.hasPrefix("[") && text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
-                if text.lowercased().hasPrefix("ipv6:") { text = String(text.dropFirst(5)) }
-                if let address = IPAddress(text) {
-                    addresses.append(address)
-                } else {
-                    diagnostics.append(.error(parameters.location("impersonation_addresses"),
-                                              "impersonation_addresses: \"\(item)\" is not an IPv4 or IPv6 address"))
-                }
+    /// Who "we" are: heloguard's `impersonation_*` parameters, then Postfix's configuration
+    /// (`impersonation_postfix_config`, when the environment can read it), then, with
+    /// `impersonation_check_dns = yes` and a resolver in the environment, what DNS says about
+    /// those names. Without duplicates.
+    private static func identityEntries(_ parameters: Parameters, environment: LoadEnvironment, dns: DNSSettings,
+                                        diagnostics: inout [ConfigDiagnostic]) -> [IdentityEntry] {
+        var entries = IdentitySources.configured(parameters, interfaces: environment.interfaces, diagnostics: &diagnostics)
+        let postfixDirectory = parameters.value("impersonation_postfix_config")
+        let postfixLocation = parameters.location("impersonation_postfix_config")
+        if !postfixDirectory.isEmpty {
+            if !postfixDirectory.hasPrefix("/") {
+                diagnostics.append(.error(postfixLocation,
+                    "impersonation_postfix_config = \(postfixDirectory): must be an absolute path (Postfix's configuration directory)"))
+            } else if let reader = environment.postfix {
+                entries += IdentitySources.postfix(directory: postfixDirectory, reader: reader, interfaces: environment.interfaces,
+                                                   location: postfixLocation, diagnostics: &diagnostics)
+            } else {
+                diagnostics.append(.warning(postfixLocation,
+                    "impersonation_postfix_config is not read by this tool; Postfix's names and addresses are left out here"))
             }
         }
-        return ImpersonationIdentity(hostnames: hostnames, domains: domains, addresses: addresses,
-                                     replyText: parameters.value("impersonation_reply_text"))
+        entries = IdentitySources.unique(entries)
+        if KnownParameters.boolean(parameters.value("impersonation_check_dns")) == true,
+           let makeResolver = environment.makeIdentityResolver {
+            let resolver = makeResolver(dns)
+            entries = IdentitySources.unique(entries + IdentitySources.resolved(
+                entries, resolver: resolver, budgetMilliseconds: environment.identityDNSBudgetMilliseconds,
+                location: parameters.location("impersonation_check_dns"), diagnostics: &diagnostics))
+        }
+        return entries
     }
 
     static func isLoopback(_ address: IPAddress) -> Bool {

@@ -91,6 +91,9 @@ public enum KnownParameters {
         Parameter(name: "impersonation_reject_code", defaultValue: "550", kind: .replyCode),
         Parameter(name: "impersonation_reply_text", defaultValue: "Host impersonates this server", kind: .text),
         Parameter(name: "impersonation_check_dns", defaultValue: "no", kind: .boolean),
+        // heloguard's own: Postfix's configuration directory whose names and addresses are ours
+        // too (empty: none); read with postconf by the application.
+        Parameter(name: "impersonation_postfix_config", defaultValue: "", kind: .text),
         // heloguard's own: Postfix resolves through libc and has no such settings.
         Parameter(name: "dns_servers", defaultValue: "", kind: .dnsServers),
         Parameter(name: "dns_timeout", defaultValue: "10s", kind: .time),

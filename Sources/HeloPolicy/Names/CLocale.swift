@@ -14,9 +14,10 @@ enum CLocale {
 
 /// Postfix's list syntax (`mystrtokq()` with `", \t\r\n"` separators): items separated by
 /// commas and white space, a `{ ... }` group (at any depth, anywhere in an item) kept whole.
-/// Restriction lists, `mynetworks` and the heloguard list parameters all use it.
-enum PostfixList {
-    static func tokens(_ value: String) -> [String] {
+/// Restriction lists, `mynetworks` and the heloguard list parameters all use it, and so do
+/// Postfix's milter lists (`smtpd_milters`).
+public enum PostfixList {
+    public static func tokens(_ value: String) -> [String] {
         var result: [String] = []
         var current: [UInt8] = []
         var depth = 0

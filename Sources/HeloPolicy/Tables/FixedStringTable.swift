@@ -29,6 +29,26 @@ struct StoredEntry: Sendable {
     static func resultTexts(_ entries: [ByteKey: StoredEntry]) -> [TableResultText] {
         TableResultText.sorted(entries.values.map { TableResultText(text: $0.value, line: $0.line) })
     }
+
+    /// The keys of a fixed-string table (folded to lower case) with their source lines, by
+    /// line and then by key.
+    static func keys(_ entries: [ByteKey: StoredEntry]) -> [TableKey] {
+        entries.map { TableKey(key: String(decoding: $0.key.bytes, as: UTF8.self), line: $0.value.line) }
+            .sorted { ($0.line ?? Int.max, $0.key) < ($1.line ?? Int.max, $1.key) }
+    }
+}
+
+/// One key of a table whose keys can be listed, with the source line it is on (nil for tables
+/// written inline in main.cf).
+public struct TableKey: Sendable, Hashable {
+    public let key: String
+    public let line: Int?
+}
+
+/// A table whose keys can be listed: the fixed-string tables. Postfix's domain lists
+/// (`mydestination`, `virtual_mailbox_domains`, ...) use a table's keys as domain names.
+public protocol KeyListingTable: AccessTable {
+    var keys: [TableKey] { get }
 }
 
 /// Byte-level helpers shared by the table parsers. Table files can be large (100,000 entries
@@ -174,7 +194,7 @@ enum TableBytes {
 /// value with a warning — except in `texthash:`, where a duplicate makes the whole table fail
 /// every lookup (`load` then returns a `SurrogateTable`). Lookups fold the key and cost one
 /// hash-table probe.
-public struct FixedStringTable: AccessTable {
+public struct FixedStringTable: KeyListingTable {
     /// The Postfix table types this struct stands in for.
     public enum Kind: String, Sendable, CaseIterable {
         case hash, btree, lmdb, cdb, dbm, sdbm, texthash
@@ -195,6 +215,8 @@ public struct FixedStringTable: AccessTable {
 
     /// The value of every entry (the first one for a duplicated key), ordered by line.
     public var resultTexts: [TableResultText] { StoredEntry.resultTexts(entries) }
+
+    public var keys: [TableKey] { StoredEntry.keys(entries) }
 
     public func lookup(_ key: String) -> TableLookup {
         guard let entry = entries[ByteKey(folding: key)] else { return .notFound }

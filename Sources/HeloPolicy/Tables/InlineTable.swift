@@ -6,7 +6,7 @@
 /// earlier one. Keys are folded to lower case and keep any double quotes, as in hash tables.
 /// An empty table or any syntax error makes Postfix use a table that fails every lookup, so
 /// `load` then returns a `SurrogateTable` and an error diagnostic.
-public struct InlineTable: AccessTable {
+public struct InlineTable: KeyListingTable {
     public let spec: String
     public var matchesFixedStrings: Bool { true }
     private let entries: [ByteKey: StoredEntry]
@@ -16,6 +16,8 @@ public struct InlineTable: AccessTable {
 
     /// The value of every item (the last one for a repeated key), without lines, by text.
     public var resultTexts: [TableResultText] { StoredEntry.resultTexts(entries) }
+
+    public var keys: [TableKey] { StoredEntry.keys(entries) }
 
     public func lookup(_ key: String) -> TableLookup {
         guard let entry = entries[ByteKey(folding: key)] else { return .notFound }
