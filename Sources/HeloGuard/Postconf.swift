@@ -61,7 +61,9 @@ public struct Postconf: PostfixConfigurationReader {
             throw PostfixReadError("\(command): \(error.reason)")
         }
         guard result.status == 0 else {
-            let why = result.standardError.split(separator: "\n").first.map(String.init) ?? "exit status \(result.status)"
+            // Its warnings come before the fatal error that says why.
+            let lines = result.standardError.split(separator: "\n")
+            let why = (lines.first { $0.contains("fatal:") } ?? lines.last).map(String.init) ?? "exit status \(result.status)"
             throw PostfixReadError("\(command): \(why)")
         }
         return result.standardOutput

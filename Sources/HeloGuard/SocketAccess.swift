@@ -11,6 +11,7 @@ enum SocketAccess {
     struct Account {
         let name: String
         let uid: uid_t
+        let primaryGroup: gid_t
         let groups: Set<gid_t>
 
         init?(name: String) {
@@ -18,6 +19,7 @@ enum SocketAccess {
             self.name = name
             uid = entry.pointee.pw_uid
             let primary = entry.pointee.pw_gid
+            primaryGroup = primary
             var count: Int32 = 64
             var list = [gid_t](repeating: 0, count: Int(count))
             if getgrouplist(name, primary, &list, &count) < 0 {
@@ -87,8 +89,12 @@ enum SocketAccess {
             fix = "adduser \(account.name) \(group)   (then restart Postfix, so that its processes have the group)"
         } else if isSocket {
             fix = "heloguard run --socket-mode 660 (and adduser \(account.name) \(group))"
+        } else if account.groups.contains(info.st_gid) {
+            fix = "chmod g+x \(path)"
         } else {
-            fix = "chgrp \(group) \(path) && chmod g+x \(path)   (with \(account.name) in group \(group))"
+            // Give the directory to a group of the account's rather than opening it to everyone.
+            let own = getgrgid(account.primaryGroup).map { String(cString: $0.pointee.gr_name) } ?? String(account.primaryGroup)
+            fix = "chgrp \(own) \(path) && chmod g+x \(path)"
         }
         return PostfixFinding(.problem, path,
             "mail_owner \(account.name) cannot \(what): mode \(mode), owner \(owner), group \(group), and \(account.name) is "

@@ -28,14 +28,18 @@ struct PostfixDirectory {
         let overridden = Set(main.map(\.0))
         for (name, value) in Self.baseMainCf where !overridden.contains(name) { lines.append("\(name) = \(value)") }
         for (name, value) in main { lines.append("\(name) = \(value.replacingOccurrences(of: "DIR", with: path))") }
-        try (lines.joined(separator: "\n") + "\n").write(toFile: path + "/main.cf", atomically: true, encoding: .utf8)
+        try write("main.cf", lines.joined(separator: "\n") + "\n")
         if let master {
-            try master.write(toFile: path + "/master.cf", atomically: true, encoding: .utf8)
+            try write("master.cf", master)
         }
     }
 
+    /// Writes a file dated a minute back: Postfix waits (up to about 1.5 s) for a table or
+    /// main.cf changed within the current second to settle before it reads it.
     func write(_ name: String, _ text: String) throws {
-        try text.write(toFile: path + "/" + name, atomically: true, encoding: .utf8)
+        let file = path + "/" + name
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -60)], ofItemAtPath: file)
     }
 
     func remove() {
@@ -90,9 +94,10 @@ struct PostfixIdentityTests {
         Case(main: [("compatibility_level", "0"), ("mydestination", "dest.example.com")],
              expected: ["hostname mx.example.com (postfix myhostname)", "domain example.com (postfix mydomain)",
                         "domain dest.example.com (postfix mydestination)"]),
-        Case(main: [("inet_interfaces", "192.0.2.25, 127.0.0.1")],
+        // postconf refuses an inet_interfaces address this machine does not have: LOCAL is one it has.
+        Case(main: [("inet_interfaces", "LOCAL, 127.0.0.1")],
              expected: ["hostname mx.example.com (postfix myhostname)", "domain example.com (postfix mydomain)",
-                        "address 192.0.2.25 (postfix inet_interfaces)"]),
+                        "address LOCAL (postfix inet_interfaces)"]),
         Case(main: [("inet_interfaces", "all")],
              expected: ["hostname mx.example.com (postfix myhostname)", "domain example.com (postfix mydomain)",
                         "address 192.0.2.7 (postfix inet_interfaces = all (interface of this machine))"]),
@@ -105,12 +110,17 @@ struct PostfixIdentityTests {
 
     @Test("each Postfix parameter contributes, read with postconf -x", arguments: cases)
     func eachParameter(_ testCase: Case) throws {
-        let directory = try PostfixDirectory(main: testCase.main)
+        let local = try #require(NetworkList.localInterfaces().map(\.address.description)
+            .first { $0.contains(".") && !$0.hasPrefix("127.") }, "this machine has no IPv4 address besides loopback")
+        let main = testCase.main.map { ($0.0, $0.1.replacingOccurrences(of: "LOCAL", with: local)) }
+        let directory = try PostfixDirectory(main: main)
         defer { directory.remove() }
         try directory.write("vdomains", "box1.example.org  OK\n# comment\nBox2.Example.ORG  OK\n")
         let loaded = try Self.load(directory)
         let fromPostfix = loaded.identity.filter { $0.source.hasPrefix("postfix ") }.map(\.description)
-        #expect(fromPostfix == testCase.expected.map { $0.replacingOccurrences(of: "DIR", with: directory.path) })
+        #expect(fromPostfix == testCase.expected.map {
+            $0.replacingOccurrences(of: "DIR", with: directory.path).replacingOccurrences(of: "LOCAL", with: local)
+        })
         #expect(loaded.diagnostics.isEmpty, "\(loaded.diagnostics)")
     }
 
@@ -151,8 +161,8 @@ struct PostfixIdentityTests {
             try ConfigurationLoader.load(path: path, environment: LoadEnvironment(interfaces: Self.interfaces, postfix: Postconf()))
         })
         #expect(!ImpersonationCheck.claimsToBeUs("new.example.net", identity: store.current.policy.impersonation))
-        try (try String(contentsOfFile: directory.path + "/main.cf", encoding: .utf8) + "virtual_alias_domains = new.example.net\n")
-            .write(toFile: directory.path + "/main.cf", atomically: true, encoding: .utf8)
+        try directory.write("main.cf", try String(contentsOfFile: directory.path + "/main.cf", encoding: .utf8)
+                            + "virtual_alias_domains = new.example.net\n")
         let next = try store.reload()
         #expect(ImpersonationCheck.claimsToBeUs("new.example.net", identity: next.policy.impersonation))
     }
