@@ -85,15 +85,8 @@ public struct PostfixSetupCheck: Sendable {
             findings.append(PostfixFinding(.problem, setup.masterFile,
                 "master.cf runs no smtpd service (inet or pass): Postfix receives no SMTP mail here"))
         }
-        var reaching: [PostfixSetup.Service] = []
-        for service in services {
-            if let finding = milterFinding(service, setup) {
-                findings.append(finding)
-            } else {
-                reaching.append(service)
-            }
-        }
-        findings += behaviourFindings(reaching, setup)
+        findings += services.compactMap { milterFinding($0, setup) }
+        findings += behaviourFindings(services, setup)
         findings += nonSMTPFindings(setup)
         if let path = socket.path {
             findings += SocketAccess.findings(socketPath: path, mailOwner: values["mail_owner"] ?? "postfix",
@@ -173,8 +166,8 @@ public struct PostfixSetupCheck: Sendable {
         }
     }
 
-    /// `smtpd_helo_restrictions`, `milter_default_action`, `milter_protocol` for the services
-    /// that reach heloguard (a per-milter `{ ..., default_action = ..., protocol = ... }` wins).
+    /// `smtpd_helo_restrictions`, `milter_default_action`, `milter_protocol` of every smtpd
+    /// service (for heloguard's milter a per-milter `{ ..., default_action = ..., protocol = ... }` wins).
     func behaviourFindings(_ services: [PostfixSetup.Service], _ setup: PostfixSetup) -> [PostfixFinding] {
         var findings: [PostfixFinding] = []
         for service in services {

@@ -46,14 +46,7 @@ struct CheckConfigCommand: ParsableCommand {
             return
         }
         let path = options.config ?? ConfigOption.defaultPath
-        let loaded: LoadedConfiguration
-        do throws(ConfigError) {
-            loaded = try ConfigurationLoader.load(path: path, environment: .system)
-        } catch {
-            for diagnostic in error.diagnostics { Output.error(diagnostic.description) }
-            throw ExitCode(1)
-        }
-        for diagnostic in loaded.diagnostics { Output.error(diagnostic.description) }
+        let loaded = try ConfigOption.loadAsRun(path)
         if loaded.diagnostics.contains(where: { $0.severity == .error }) {
             throw ExitCode(1)
         }
@@ -87,5 +80,22 @@ struct CheckConfigCommand: ParsableCommand {
         }
         Output.flush()
         if problems > 0 { throw ExitCode(1) }
+    }
+}
+
+extension ConfigOption {
+    /// Loads `path` as `heloguard run` does (Postfix's configuration and DNS at load
+    /// included) and prints every diagnostic to standard error; a configuration that cannot
+    /// be used exits with status 1.
+    static func loadAsRun(_ path: String) throws -> LoadedConfiguration {
+        let loaded: LoadedConfiguration
+        do throws(ConfigError) {
+            loaded = try ConfigurationLoader.load(path: path, environment: .system)
+        } catch {
+            for diagnostic in error.diagnostics { Output.error(diagnostic.description) }
+            throw ExitCode(1)
+        }
+        for diagnostic in loaded.diagnostics { Output.error(diagnostic.description) }
+        return loaded
     }
 }

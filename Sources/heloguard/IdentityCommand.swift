@@ -26,14 +26,7 @@ struct IdentityCommand: ParsableCommand {
 
     func run() throws {
         let path = options.config ?? ConfigOption.defaultPath
-        let loaded: LoadedConfiguration
-        do throws(ConfigError) {
-            loaded = try ConfigurationLoader.load(path: path, environment: .system)
-        } catch {
-            for diagnostic in error.diagnostics { Output.error(diagnostic.description) }
-            throw ExitCode(1)
-        }
-        for diagnostic in loaded.diagnostics { Output.error(diagnostic.description) }
+        let loaded = try ConfigOption.loadAsRun(path)
         Output.write(json ? Self.json(loaded.identity) : Self.text(loaded.identity))
         Output.flush()
     }
