@@ -62,7 +62,11 @@ enum SocketAccess {
     private static func check(_ path: String, wanted: mode_t, isSocket: Bool, account: Account) -> PostfixFinding? {
         var info = stat()
         guard stat(path, &info) == 0 else {
-            let why = String(cString: strerror(errno))
+            let code = errno
+            let why = String(cString: strerror(code))
+            guard code == ENOENT else {
+                return PostfixFinding(.problem, path, "cannot be looked at (\(why)): run the check as root to see what postfix sees")
+            }
             if isSocket {
                 return PostfixFinding(.problem, path,
                     "heloguard's socket does not exist (\(why)): heloguard is not running, or listens elsewhere; start it, then check again",
