@@ -117,6 +117,9 @@ public enum ConfigurationLoader {
         let servers = DNSServerList.parse(parameters.value("dns_servers")).servers
         let timeout = KnownParameters.timeInSeconds(parameters.value("dns_timeout")).flatMap { $0 > 0 ? $0 : nil } ?? 10
         let dns = DNSSettings(servers: servers.isEmpty ? nil : servers, timeoutMilliseconds: timeout * 1000)
+        fatal += CommandTimeBudget.diagnostics(
+            heloRestrictions: heloRestrictions, classes: classes, dnsTimeoutSeconds: timeout,
+            listLocation: parameters.location("smtpd_helo_restrictions"), dnsTimeoutLocation: parameters.location("dns_timeout"))
         let rrListLimit = KnownParameters.integer(parameters.value("dns_rr_list_limit")).flatMap { $0 > 0 ? $0 : nil } ?? 100
 
         // reject_rhsbl_helo replies: rbl_reply_maps, default_rbl_reply, smtpd_expansion_filter.
@@ -254,7 +257,10 @@ public enum ConfigurationLoader {
         }
         if !settings.database.isEmpty {
             do throws(PostgresURLError) {
-                _ = try PostgresURL(parsing: settings.database)
+                let url = try PostgresURL(parsing: settings.database)
+                if let warning = url.unverifiedPasswordWarning {
+                    diagnostics.append(.warning(parameters.location("state_database"), "state_database: \(warning)"))
+                }
             } catch {
                 diagnostics.append(.error(parameters.location("state_database"), "state_database: \(error)"))
                 settings.database = defaults.database
