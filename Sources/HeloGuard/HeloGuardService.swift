@@ -51,21 +51,25 @@ public struct HeloGuardService: Sendable {
             return 1
         }
         let log: any MailLog = options.foreground ? StderrLog() : SyslogLog()
+        // Absolute before detaching (daemon() changes to /): a reload must read the same file.
+        let configPath = options.configPath.absolutePath
         let store: ConfigurationStore
         do throws(ConfigError) {
-            store = try ConfigurationStore(path: options.configPath, makePenalties: { PenaltyService(settings: $0, log: log) })
+            store = try ConfigurationStore(path: configPath, makePenalties: { PenaltyService(settings: $0, log: log) })
         } catch {
             for diagnostic in error.diagnostics { startupErrors.error(diagnostic.description) }
             startupErrors.error("\(options.configPath): configuration refused; not starting")
             return 1
         }
-        var account: (uid: uid_t, gid: gid_t, name: String)?
+        var account: ServiceAccount?
         if let user = options.user {
-            guard let entry = getpwnam(user) else {
+            guard let found = ServiceAccount.named(user) else {
                 startupErrors.error("unknown user \"\(user)\" (--user)")
                 return 1
             }
-            account = (entry.pointee.pw_uid, entry.pointee.pw_gid, user)
+            account = found
+        } else if geteuid() == 0 {
+            log.warning(ServiceAccount.rootWarning)
         }
 
         Self.logDiagnostics(store.current.loaded.diagnostics, to: log)
@@ -83,13 +87,26 @@ public struct HeloGuardService: Sendable {
             startupErrors.error("cannot detach from the terminal: \(String(cString: strerror(errno)))")
             return 1
         }
-        if let pidFile = options.pidFile, !Self.writePidFile(pidFile) {
-            log.error("cannot write the pid file \(pidFile): \(String(cString: strerror(errno)))")
-            return 1
+        let pidFile = options.pidFile.map { PidFile(path: $0.absolutePath) }
+        if let pidFile {
+            do throws(PidFile.Problem) {
+                try pidFile.write()
+            } catch {
+                log.error(error.description)
+                if !options.foreground { startupErrors.error(error.description) }
+                Self.removeFiles(socket: socket, pidFile: nil)
+                return 1
+            }
+            if geteuid() == 0, pidFile.directoryIsWritableByOthers {
+                log.warning("the directory of the pid file \(pidFile.path) is writable by users other than root: whoever kills by it may be given another process id")
+            }
         }
         if let account {
-            guard initgroups(account.name, account.gid) == 0, setgid(account.gid) == 0, setuid(account.uid) == 0 else {
-                log.error("cannot switch to user \(account.name): \(String(cString: strerror(errno)))")
+            do throws(ServiceAccount.SwitchError) {
+                try account.switchTo()
+            } catch {
+                log.error(error.description)
+                Self.removeFiles(socket: socket, pidFile: pidFile)
                 return 1
             }
         }
@@ -97,8 +114,7 @@ public struct HeloGuardService: Sendable {
         // The resolver's and the state store's threads start only now, in the detached process.
         Self.startThreads(of: store.current, log: log)
 
-        let pidFile = options.pidFile
-        SignalWatcher.watch(reload: {
+        do throws(SignalWatcher.StartError) { try SignalWatcher.watch(reload: {
             do throws(ConfigError) {
                 let next = try store.reload()
                 log.info("reload: \(store.path) loaded (configuration #\(next.generation)); new connections use it")
@@ -106,10 +122,10 @@ public struct HeloGuardService: Sendable {
                 Self.startThreads(of: next, log: log)
                 // A reload also re-reads the penalty box from the store, so `heloguard penalty
                 // add` or `remove` followed by a reload takes effect at once, not at the next
-                // refresh. On a thread of its own: a store that is down may take seconds to
-                // answer, and this thread must stay free to see a stop signal.
-                let penalties = next.penalties
-                Thread.detachNewThread { penalties.refresh() }
+                // refresh. Reloads run on a thread of their own (the signal thread stays free
+                // to see a stop signal), one at a time, so a store that is down delays later
+                // reloads rather than piling up threads.
+                next.penalties.refresh()
             } catch {
                 log.error("reload refused: \(error.diagnostics.filter { $0.severity == .error }.map(\.description).joined(separator: "; ")); keeping the previous configuration")
             }
@@ -118,11 +134,15 @@ public struct HeloGuardService: Sendable {
             MilterRunner.stop()
             // libmilter ends its main loop within a few seconds; should it not, do not linger.
             sleep(Self.stopDeadlineSeconds)
-            log.warning("libmilter did not stop within \(Self.stopDeadlineSeconds) s; exiting")
+            log.error("libmilter did not stop within \(Self.stopDeadlineSeconds) s; exiting with status \(Self.stopDeadlineStatus)")
             store.current.penalties.shutdown(timeout: .seconds(2))
             Self.removeFiles(socket: socket, pidFile: pidFile)
-            _exit(0)
-        })
+            _exit(Self.stopDeadlineStatus)
+        }) } catch {
+            log.error(error.description)
+            Self.removeFiles(socket: socket, pidFile: pidFile)
+            return 1
+        }
 
         log.info("starting heloguard \(options.version) (libmilter \(MilterRunner.libraryVersion)) on \(socket) with \(store.path)")
         var status: Int32 = 0
@@ -137,18 +157,22 @@ public struct HeloGuardService: Sendable {
         if !store.current.penalties.shutdown(timeout: .seconds(5)) {
             log.warning("the state database did not take every queued change before shutdown; some were lost")
         }
-        Self.removeFiles(socket: socket, pidFile: options.pidFile)
+        Self.removeFiles(socket: socket, pidFile: pidFile)
         return status
     }
 
-    /// How long a stop signal may take before heloguard exits without libmilter's help.
-    static let stopDeadlineSeconds: UInt32 = 12
+    /// How long a stop signal may take before heloguard exits without libmilter's help
+    /// (`HELOGUARD_STOP_DEADLINE`, in seconds, shortens it for tests).
+    static let stopDeadlineSeconds: UInt32 = ProcessInfo.processInfo.environment["HELOGUARD_STOP_DEADLINE"]
+        .flatMap { UInt32($0) }.map { max(1, min($0, 12)) } ?? 12
+    /// The exit status of a stop that ran into that deadline: not a clean stop.
+    static let stopDeadlineStatus: Int32 = 1
 
     /// libmilter leaves the socket file behind; best effort (after --user the directory may not
     /// let us), the next start removes a stale one anyway.
-    static func removeFiles(socket: MilterSocket, pidFile: String?) {
+    static func removeFiles(socket: MilterSocket, pidFile: PidFile?) {
         if let path = socket.path { unlink(path) }
-        if let pidFile { unlink(pidFile) }
+        pidFile?.remove()
     }
 
     /// Problems found while loading that do not prevent running. A broken table is one: as in
@@ -171,13 +195,5 @@ public struct HeloGuardService: Sendable {
             log.error("\(problem); DNS-based restrictions will answer with a temporary failure")
         }
         configuration.penalties.prepare()
-    }
-
-    private static func writePidFile(_ path: String) -> Bool {
-        let text = "\(getpid())\n"
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        return text.utf8CString.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count - 1) } == text.utf8.count
     }
 }

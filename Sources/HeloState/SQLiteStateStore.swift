@@ -198,12 +198,32 @@ public final class SQLiteStateStore: StateStore {
         } else if !isDirectory.boolValue {
             throw .cannotCreateDirectory(path: directory, reason: "it exists and is not a directory")
         }
+        try checkWritable(directory: directory, path: path)
         if !files.fileExists(atPath: path) {
             guard files.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o640]) else {
                 throw .cannotCreateFile(path: path, reason: "permission denied or no space")
             }
             try? files.setAttributes([.posixPermissions: 0o640], ofItemAtPath: path)
         }
+    }
+
+    /// The directory and every file of the database that exists must be writable by the account
+    /// heloguard runs as; otherwise SQLite would open the file read-only and every write would
+    /// fail later. Typically `heloguard penalty` or `stats` was run as root before the milter
+    /// (running as its own user) ever started, and created them owned by root.
+    private static func checkWritable(directory: String, path: String) throws(SQLiteStoreError) {
+        for candidate in [directory, path, path + "-wal", path + "-shm"] {
+            var info = stat()
+            guard lstat(candidate, &info) == 0 else { continue }
+            if access(candidate, R_OK | W_OK) != 0 {
+                throw .notWritable(path: candidate, directory: directory, owner: userName(info.st_uid), user: userName(geteuid()))
+            }
+        }
+    }
+
+    static func userName(_ uid: uid_t) -> String {
+        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid \(uid)" }
+        return String(cString: name)
     }
 
     /// The file's schema version, after making sure this code may use the file: not a newer
@@ -282,6 +302,8 @@ public final class SQLiteStateStore: StateStore {
 public enum SQLiteStoreError: StateStoreFailure, Hashable {
     /// The state directory is missing and could not be created.
     case cannotCreateDirectory(path: String, reason: String)
+    /// A state file or the directory exists but the account heloguard runs as cannot write it.
+    case notWritable(path: String, directory: String, owner: String, user: String)
     /// The database file is missing and could not be created.
     case cannotCreateFile(path: String, reason: String)
     /// SQLite could not open the file (permissions, a symbolic link, a directory in the way).
@@ -337,6 +359,10 @@ public enum SQLiteStoreError: StateStoreFailure, Hashable {
             return "cannot create the state directory \(path): \(reason)"
         case let .cannotCreateFile(path, reason):
             return "cannot create the state database \(path): \(reason)"
+        case let .notWritable(path, directory, owner, user):
+            return "the state file \(path) belongs to \(owner) and \(user), the account heloguard runs as, cannot write it "
+                + "(was `heloguard penalty` or `stats` run as root?): give the state directory to \(user) "
+                + "(chown -R \(user): \(directory)) and run those commands as \(user)"
         case let .cannotOpen(path, message):
             return "cannot open the state database \(path): \(message)"
         case let .notADatabase(path, message):

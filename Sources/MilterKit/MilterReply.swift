@@ -19,8 +19,10 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
         case noText
     }
 
-    /// Checks the parts. CR, LF and other control bytes in the text become spaces (libmilter
-    /// refuses a reply containing CR or LF).
+    /// Checks the parts and makes the text 7-bit printable, whatever it was built from (a HELO
+    /// name, a client name the MTA looked up, table text): CR, LF and other control bytes become
+    /// spaces (libmilter refuses a reply containing CR or LF), and each character outside ASCII
+    /// becomes `?` (SMTP replies are 7-bit; Sendmail hands the milter PTR names with any bytes).
     public init(code: String, enhancedCode: String?, lines: [String]) throws(Problem) {
         let codeBytes = Array(code.utf8)
         guard codeBytes.count == 3, codeBytes[0] == UInt8(ascii: "4") || codeBytes[0] == UInt8(ascii: "5"),
@@ -33,7 +35,7 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
         guard !lines.isEmpty else { throw .noText }
         self.code = code
         self.enhancedCode = enhancedCode
-        self.lines = lines.map(Self.withoutControlCharacters)
+        self.lines = lines.map(Self.sevenBitPrintable)
     }
 
     /// Splits a complete one-line reply (`550 5.7.1 text`) into its parts.
@@ -96,9 +98,20 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
         return fields[1...].allSatisfy { (1...3).contains($0.count) && $0.allSatisfy(\.isASCIIDigit) }
     }
 
-    private static func withoutControlCharacters(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else { return text }
-        return String(decoding: text.utf8.map { $0 < 0x20 || $0 == 0x7f ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+    /// The text with every byte in 0x20...0x7E: controls become spaces, other characters `?`
+    /// (one per character; a malformed byte was already one U+FFFD character when decoded).
+    static func sevenBitPrintable(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7f }) else { return text }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x20..<0x7f: bytes.append(UInt8(scalar.value))
+            case 0..<0x20, 0x7f: bytes.append(UInt8(ascii: " "))
+            default: bytes.append(UInt8(ascii: "?"))
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

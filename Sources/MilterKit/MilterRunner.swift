@@ -44,18 +44,15 @@ public final class MilterRunner {
         _ = CMilter_setbacklog(backlog)
         _ = CMilter_settimeout(timeoutSeconds)
         if let path = socket.path { try Self.clearStale(path) }
-        let umaskBefore = umask(0o177)
+        // The socket gets its mode at creation and its owner through a descriptor (SocketFile):
+        // nothing is changed by a path that could be swapped for a symlink meanwhile.
+        let umaskBefore = umask(SocketFile.umask(for: mode))
         defer { umask(umaskBefore) }
         guard CMilter_opensocket(1) == 0 else {
             throw .cannotListen("cannot listen on \(socket): \(String(cString: strerror(errno)))")
         }
-        if let path = socket.path {
-            if let owner, chown(path, owner.uid, owner.gid) != 0 {
-                throw .cannotListen("cannot change the owner of \(path): \(String(cString: strerror(errno)))")
-            }
-            if let mode, chmod(path, mode) != 0 {
-                throw .cannotListen("cannot change the mode of \(path): \(String(cString: strerror(errno)))")
-            }
+        if let path = socket.path, let owner {
+            try SocketFile.setOwner(path: path, uid: owner.uid, gid: owner.gid)
         }
     }
 

@@ -20,10 +20,11 @@ struct PenaltyCommand: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "Show the clients in the penalty box.")
 
         @OptionGroup var options: ConfigOption
+        @OptionGroup var account: StateUserOption
         @Flag(name: .long, help: "Print JSON instead of a table.") var json = false
 
         func run() throws {
-            let (_, store) = try PenaltyCommand.open(options)
+            let (_, store) = try PenaltyCommand.open(options, user: account.user)
             defer { store.close() }
             let now = Date()
             let entries = try PenaltyCommand.attempt { try store.loadPenalties(rememberedSince: now) }
@@ -39,6 +40,7 @@ struct PenaltyCommand: ParsableCommand {
             commandName: "add", abstract: "Put a client (an IPv4 address, an IPv6 address or network) into the penalty box.")
 
         @OptionGroup var options: ConfigOption
+        @OptionGroup var account: StateUserOption
         @Argument(help: ArgumentHelp("The client: 192.0.2.1, 2001:db8::1 (boxed by its penalty_box_ipv6_prefix network) or 2001:db8::/48.", valueName: "address"))
         var address: String
         @Option(name: .long, help: ArgumentHelp("How long (Postfix time syntax: 90m, 24h, 7d); default penalty_box_ttl.", valueName: "time"))
@@ -47,7 +49,7 @@ struct PenaltyCommand: ParsableCommand {
         var reason: String = "added by the administrator"
 
         func run() throws {
-            let (settings, store) = try PenaltyCommand.open(options)
+            let (settings, store) = try PenaltyCommand.open(options, user: account.user)
             defer { store.close() }
             let key = try PenaltyCommand.key(address, settings)
             var seconds = settings.penaltyTTL
@@ -72,11 +74,12 @@ struct PenaltyCommand: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "remove", abstract: "Take a client out of the penalty box.")
 
         @OptionGroup var options: ConfigOption
+        @OptionGroup var account: StateUserOption
         @Argument(help: ArgumentHelp("The client, written as for `add`.", valueName: "address"))
         var address: String
 
         func run() throws {
-            let (settings, store) = try PenaltyCommand.open(options)
+            let (settings, store) = try PenaltyCommand.open(options, user: account.user)
             defer { store.close() }
             let key = try PenaltyCommand.key(address, settings)
             let known = try PenaltyCommand.attempt { try store.loadPenalties(rememberedSince: .distantPast) }
@@ -96,7 +99,7 @@ struct PenaltyCommand: ParsableCommand {
     /// `state_database`, else the embedded file — and returns it with the settings; errors are
     /// printed after `command` (the command that asked), exit 1. A PostgreSQL store connects at
     /// its first call, within its connect timeout.
-    static func open(_ options: ConfigOption, for command: String = "heloguard penalty") throws
+    static func open(_ options: ConfigOption, user: String?, for command: String = "heloguard penalty") throws
         -> (StateSettings, any StateStore) {
         let path = options.config ?? ConfigOption.defaultPath
         let settings: StateSettings
@@ -115,6 +118,7 @@ struct PenaltyCommand: ParsableCommand {
                 throw ExitCode(1)
             }
         }
+        try StateAccount.actAsOwner(of: settings, user: user, command: command)
         do {
             return (settings, try SQLiteStateStore(path: settings.databasePath))
         } catch {

@@ -18,6 +18,7 @@ struct StatsCommand: ParsableCommand {
     )
 
     @OptionGroup var options: ConfigOption
+    @OptionGroup var account: StateUserOption
     @Option(name: .long, help: ArgumentHelp(
         "Only records of the last TIME (24h, 7d, 2w) or since a date (2026-05-01, 2026-05-01T12:00:00Z).", valueName: "time"))
     var since: String?
@@ -49,7 +50,7 @@ struct StatsCommand: ParsableCommand {
             reportOptions.providers.append(ProviderGroup(name: ProviderDomain.normalized(domain), domains: [domain]))
         }
 
-        let (settings, opened) = try PenaltyCommand.open(options, for: "heloguard stats")
+        let (settings, opened) = try PenaltyCommand.open(options, user: account.user, for: "heloguard stats")
         let store: any StateStore = opened
         defer { store.close() }
         guard let statistics = store as? any HeloLogStatistics else {

@@ -1,14 +1,20 @@
 import Foundation
+import Glibc
 import Testing
 
 /// `heloguard penalty list | add | remove` on the state database of the configured
 /// `state_directory`, run as the built binary.
 @Suite(.serialized)
 struct PenaltyCLITests {
-    func withConfig(_ extra: String = "", _ body: (CLIHarness) throws -> Void) throws {
+    /// A configuration whose state directory exists, as the milter leaves it at its first start
+    /// (`stateDirectory: false`: not yet).
+    func withConfig(_ extra: String = "", stateDirectory: Bool = true, _ body: (CLIHarness) throws -> Void) throws {
         let harness = try CLIHarness()
         defer { harness.remove() }
         try harness.write("heloguard.conf", "state_directory = @DIR@/state\nsmtpd_helo_restrictions = reject_penalized_client\n" + extra)
+        if stateDirectory {
+            try FileManager.default.createDirectory(atPath: harness.directory.path + "/state", withIntermediateDirectories: true)
+        }
         try body(harness)
     }
 
@@ -99,6 +105,58 @@ struct PenaltyCLITests {
             let added = try penalty(h, "add", "2001:db8:1:2::99")
             #expect(added.stdout.hasPrefix("2001:db8:1::/48 is in the penalty box until "), "\(added.stdout)")
             #expect(try penalty(h, "remove", "2001:db8:1:ffff::1").status == 0, "any address of the network names it")
+        }
+    }
+
+    // MARK: Run as root: the state files stay the milter's
+
+    static let unprivileged: uid_t = 65534   // nobody
+
+    static func owner(_ path: String) -> uid_t? {
+        var info = stat()
+        return lstat(path, &info) == 0 ? info.st_uid : nil
+    }
+
+    @Test("as root with no state directory yet, the command refuses and says how to run it",
+          .enabled(if: geteuid() == 0, "needs root"))
+    func rootWithoutStateDirectoryRefuses() throws {
+        try withConfig(stateDirectory: false) { h in
+            let result = try penalty(h, "add", "192.0.2.7")
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("runuser -u heloguard -- heloguard penalty"), "\(result.stderr)")
+            #expect(result.stderr.contains("--user heloguard"))
+            #expect(!FileManager.default.fileExists(atPath: h.directory.path + "/state"), "nothing created as root")
+        }
+    }
+
+    @Test("as root, the files are created by the owner of the state directory (the milter's account)",
+          .enabled(if: geteuid() == 0 && getpwuid(65534) != nil, "needs root and the nobody account"))
+    func rootActsAsStateDirectoryOwner() throws {
+        try withConfig { h in
+            let state = h.directory.path + "/state"
+            #expect(chown(state, Self.unprivileged, gid_t(Self.unprivileged)) == 0)
+            let added = try penalty(h, "add", "192.0.2.7")
+            #expect(added.status == 0, "\(added.stderr)")
+            let files = try FileManager.default.contentsOfDirectory(atPath: state)
+            #expect(files.contains("heloguard.sqlite"))
+            for file in files { #expect(Self.owner(state + "/" + file) == Self.unprivileged, "\(file) belongs to the milter's account") }
+            let list = try penalty(h, "list")
+            #expect(list.stdout.contains("192.0.2.7 "), "\(list.stderr)")
+        }
+    }
+
+    @Test("a state file the account cannot write is an error that says whose it is and what to do",
+          .enabled(if: geteuid() == 0 && getpwuid(65534) != nil, "needs root and the nobody account"))
+    func unwritableStateFileIsNamed() throws {
+        try withConfig { h in
+            // Created by root (as `heloguard penalty` used to), then used as the milter's account.
+            #expect(try penalty(h, "add", "192.0.2.7").status == 0)
+            #expect(chmod(h.directory.path + "/state", 0o755) == 0)
+            let name = String(cString: getpwuid(65534)!.pointee.pw_name)
+            let result = try penalty(h, "list", "--user", name)
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("belongs to root and \(name), the account heloguard runs as, cannot write it"), "\(result.stderr)")
+            #expect(result.stderr.contains("chown -R \(name): \(h.directory.path)/state"))
         }
     }
 }

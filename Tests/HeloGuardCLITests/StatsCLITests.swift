@@ -32,6 +32,8 @@ struct StatsCLITests {
         let harness = try CLIHarness()
         defer { harness.remove() }
         try harness.write("heloguard.conf", "state_directory = @DIR@/state\n" + extra)
+        // The state directory exists, as the milter leaves it at its first start.
+        try FileManager.default.createDirectory(atPath: harness.directory.path + "/state", withIntermediateDirectories: true)
         if seeded { try Self.seed(harness.directory.path + "/state/heloguard.sqlite") }
         try body(harness)
     }

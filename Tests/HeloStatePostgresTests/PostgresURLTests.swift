@@ -89,6 +89,37 @@ struct PostgresURLTests {
         }
     }
 
+    @Test("a password to a server whose certificate is never checked is warned about", arguments: [
+        ("postgresql://hg:pw@db.example.net/x", "prefer"),
+        ("postgresql://hg:pw@db.example.net/x?sslmode=require", "require"),
+        ("postgresql://hg:pw@[2001:db8::5]:5432/x?sslmode=disable", "disable"),
+        ("postgresql://hg@db.example.net/x?password=pw", "prefer"),
+        ("postgresql://hg:pw@db.example.net/x?sslmode=verify-full", nil),
+        ("postgresql://hg:pw@db.example.net/x?sslmode=verify-ca", nil),
+        ("postgresql://hg@db.example.net/x", nil),
+        ("postgresql://hg:pw@127.0.0.1/x", nil),
+        ("postgresql://hg:pw@/x", nil),
+    ] as [(String, String?)])
+    func unverifiedPassword(_ text: String, _ mode: String?) throws {
+        let warning = try PostgresURL(parsing: text).unverifiedPasswordWarning
+        if let mode {
+            #expect(warning?.hasPrefix("sslmode=\(mode) with a password: the server's certificate is never checked") == true, "\(warning ?? "nil")")
+            #expect(warning?.contains("use sslmode=verify-full") == true)
+            #expect(warning?.contains("pw") == false)
+        } else {
+            #expect(warning == nil)
+        }
+    }
+
+    @Test("check-config and the milter's start show that warning at the state_database line")
+    func unverifiedPasswordWarningInConfiguration() throws {
+        let loaded = try ConfigurationLoader.load(text: "\nstate_database = postgresql://hg:topsecret@db.example.net/x\n",
+                                                  file: "heloguard.conf", interfaces: [])
+        let lines = loaded.diagnostics.map(\.description)
+        #expect(lines.contains { $0.hasPrefix("heloguard.conf:2: warning: state_database: sslmode=prefer with a password") }, "\(lines)")
+        #expect(lines.allSatisfy { !$0.contains("topsecret") })
+    }
+
     @Test("penalty_box_refresh_interval: Postfix time units, default 10 s")
     func refreshInterval() throws {
         let defaults = try ConfigurationLoader.load(text: "", file: "a.conf", interfaces: [])

@@ -23,6 +23,14 @@ enum HeloguardMilter {
                               body: body)
     }
 
+    /// Starts heloguard like ``run(config:files:prepare:body:)`` and leaves stopping it to the caller.
+    static func start(config: String, files: [String: String] = [:], prepare: (MilterProcess) throws -> Void = { _ in }) throws -> MilterProcess {
+        try MilterProcess.start(binary, arguments: arguments, prepare: { milter in
+            try write(config: config, files: files, into: milter)
+            try prepare(milter)
+        })
+    }
+
     /// Starts heloguard like ``run(config:files:prepare:body:)`` but expects it to refuse to
     /// start; `inspect` gets its exit status.
     static func runToExit(config: String, files: [String: String] = [:], prepare: (MilterProcess) throws -> Void,

@@ -125,6 +125,11 @@ struct HeloguardProtocolTests {
         return String(last.prefix(prefixLength)) + lines.map { String($0.dropFirst(prefixLength)) }.joined()
     }
 
+    /// The rule core's reply as the milter sends it: each non-ASCII character becomes `?`.
+    static func sevenBit(_ reply: String) -> String {
+        String(reply.unicodeScalars.map { $0.isASCII ? Character($0) : "?" })
+    }
+
     @Test("Milter replies equal the rule core's (`heloguard test`) for a corpus of HELOs, however long")
     func parity() throws {
         try HeloguardMilter.run(config: Self.config, files: Self.files) { milter in
@@ -139,7 +144,8 @@ struct HeloguardProtocolTests {
                 let replies = lines.dropFirst().map { String($0.drop { $0 != ":" }.dropFirst(2)) }
                 // A text longer than libmilter's 980-byte line limit arrives as a multi-line reply
                 // carrying the same text; joined, it equals the rule core's one-line reply.
-                #expect(replies.map(Self.joined) == expected, "HELO \(helo.prefix(40))…")
+                // Replies are 7-bit: a character outside ASCII in the HELO name arrives as `?`.
+                #expect(replies.map(Self.joined) == expected.map(Self.sevenBit), "HELO \(helo.prefix(40))…")
                 for reply in replies {
                     #expect(PostfixRelay.isWellFormed(reply) || reply == Self.ok, "\(reply.prefix(60))")
                     for line in reply.components(separatedBy: "\r\n") {

@@ -67,6 +67,20 @@ final class MilterProcess {
         try inspect(milter, milter.process.terminationStatus)
     }
 
+    /// Starts the program and waits until it listens; the caller stops it (``stop()``) and
+    /// removes the directory (``cleanUp()``).
+    static func start(_ executable: String, arguments: [String], prepare: (MilterProcess) throws -> Void) throws -> MilterProcess {
+        let milter = try MilterProcess()
+        do {
+            try milter.launch(executable, arguments: arguments, prepare: prepare)
+            try milter.waitUntilListening()
+        } catch {
+            milter.cleanUp()
+            throw error
+        }
+        return milter
+    }
+
     private func launch(_ executable: String, arguments: [String], prepare: (MilterProcess) throws -> Void) throws {
         try prepare(self)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -80,7 +94,7 @@ final class MilterProcess {
         try process.run()
     }
 
-    private func cleanUp() {
+    func cleanUp() {
         kill()
         try? FileManager.default.removeItem(at: directory)
     }
@@ -113,8 +127,12 @@ final class MilterProcess {
     }
 
     /// SIGTERM, then waits for the exit; returns the exit status (SIGKILL and an error after the deadline).
-    private func stop() throws -> Int32 {
+    func stop(signals: Int = 1) throws -> Int32 {
         process.terminate()
+        for _ in 1..<max(signals, 1) {
+            Thread.sleep(forTimeInterval: 0.2)
+            if process.isRunning { Glibc.kill(process.processIdentifier, SIGTERM) }
+        }
         let deadline = ContinuousClock.now.advanced(by: Self.stopDeadline)
         while process.isRunning {
             guard ContinuousClock.now < deadline else {

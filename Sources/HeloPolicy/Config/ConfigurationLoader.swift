@@ -128,6 +128,9 @@ public enum ConfigurationLoader {
         let servers = DNSServerList.parse(parameters.value("dns_servers")).servers
         let timeout = KnownParameters.timeInSeconds(parameters.value("dns_timeout")).flatMap { $0 > 0 ? $0 : nil } ?? 10
         let dns = DNSSettings(servers: servers.isEmpty ? nil : servers, timeoutMilliseconds: timeout * 1000)
+        fatal += CommandTimeBudget.diagnostics(
+            heloRestrictions: heloRestrictions, classes: classes, dnsTimeoutSeconds: timeout,
+            listLocation: parameters.location("smtpd_helo_restrictions"), dnsTimeoutLocation: parameters.location("dns_timeout"))
 
         let identityEntries = identityEntries(parameters, environment: environment, dns: dns, diagnostics: &fatal)
         var impersonation = IdentitySources.identity(identityEntries, replyText: parameters.value("impersonation_reply_text"))
@@ -270,7 +273,10 @@ public enum ConfigurationLoader {
         }
         if !settings.database.isEmpty {
             do throws(PostgresURLError) {
-                _ = try PostgresURL(parsing: settings.database)
+                let url = try PostgresURL(parsing: settings.database)
+                if let warning = url.unverifiedPasswordWarning {
+                    diagnostics.append(.warning(parameters.location("state_database"), "state_database: \(warning)"))
+                }
             } catch {
                 diagnostics.append(.error(parameters.location("state_database"), "state_database: \(error)"))
                 settings.database = defaults.database

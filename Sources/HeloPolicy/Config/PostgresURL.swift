@@ -140,6 +140,24 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `host:port` (`[v6]:port`) or the socket's path, and the database: what messages name.
+    /// Why this URL may give its password away: a password sent over TCP to a server whose
+    /// certificate is not checked (`sslmode` `disable`, `prefer` or `require`) goes to whoever
+    /// answers at that address. Nil for `verify-ca`/`verify-full`, a unix socket, loopback, or no
+    /// password.
+    public var unverifiedPasswordWarning: String? {
+        guard password != nil, case .tcp(let host, _) = endpoint, !Self.isLoopback(host) else { return nil }
+        switch tlsMode {
+        case .verifyCA, .verifyFull: return nil
+        case .disable, .prefer, .require:
+            return "sslmode=\(tlsMode.rawValue) with a password: the server's certificate is never checked, so the password "
+                + "may go to whoever answers at \(host); use sslmode=verify-full (and sslrootcert= for a CA of your own)"
+        }
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
     /// Never the password.
     public var location: String {
         switch endpoint {

@@ -77,6 +77,8 @@ final class Evaluation {
     var penalizeNext = false
     /// The verdict's request to box the client, if a refusal asked for it.
     var penaltyRequest: PenaltyRequest?
+    /// Seconds slept by `sleep` so far; all of them together stay within the command's budget.
+    var slept = 0
 
     init(config: PolicyConfig, resolver: any HeloResolver, penalties: any PenaltyLookup = NoPenalties(),
          facts: SessionFacts, heloName: String?, recipient: String?) {
@@ -244,7 +246,7 @@ final class Evaluation {
         case .warnIfReject:
             status = .dunno
         case .sleep(let seconds):
-            if !isLookAhead { Sleeper.sleep(seconds: seconds) }
+            if !isLookAhead { pause(seconds) }
             status = .dunno
         case .permitMynetworks:
             status = try permitMynetworks(replyName: replyName)
@@ -288,6 +290,20 @@ final class Evaluation {
         }
         record(restriction, Evaluation.describe(status))
         return status
+    }
+}
+
+extension Evaluation {
+    /// `sleep`: pauses, but never past ``CommandTimeBudget``. The configured lists are checked at
+    /// load; only sleeps named in access-table results can reach the limit, and are cut short.
+    func pause(_ seconds: Int) {
+        let allowed = CommandTimeBudget.allowedSleep(seconds, slept: slept, dnsTimeoutMilliseconds: config.dns.timeoutMilliseconds)
+        if allowed < seconds {
+            events.append(PolicyLogEvent(.warning, "sleep \(seconds) cut to \(allowed) s: this evaluation would otherwise take more than "
+                                         + "\(CommandTimeBudget.seconds) s with dns_timeout, past Postfix's milter_command_timeout"))
+        }
+        slept += allowed
+        Sleeper.sleep(seconds: allowed)
     }
 }
 

@@ -172,8 +172,13 @@ public enum RestrictionListParser {
             switch name {
             case .sleep:
                 if index < items.count, let seconds = Int(items[index]), items[index].allSatisfy({ $0.isASCII && $0.isNumber }) {
-                    add(nil, .ready(.sleep(seconds: seconds)))
                     index += 1
+                    if seconds > CommandTimeBudget.seconds {
+                        add("restriction sleep \(seconds): at most \(CommandTimeBudget.seconds) seconds, so that heloguard answers "
+                            + "before Postfix's milter_command_timeout (\(CommandTimeBudget.milterCommandTimeout) s) gives up on it")
+                    } else {
+                        add(nil, .ready(.sleep(seconds: seconds)))
+                    }
                 } else {
                     add("restriction sleep must be followed by a number of seconds")
                 }

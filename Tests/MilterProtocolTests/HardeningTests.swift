@@ -1,0 +1,221 @@
+import Foundation
+import Glibc
+import MilterTesting
+import Testing
+
+/// The daemon's own safety: what it does as root, with its pid file, its socket, its state
+/// files, signals and a relative configuration path.
+@Suite("heloguard run: a hardened daemon", .serialized)
+struct HardeningTests {
+    static let config = "smtpd_helo_restrictions = reject_non_fqdn_helo_hostname\n"
+    static let refused = "RCPT <b@example.com>: \(HeloguardProtocolTests.nonFQDN)"
+    static let accepted = "RCPT <b@example.com>: \(HeloguardProtocolTests.ok)"
+    static let nobody: uid_t = 65534
+    static var haveNobody: Bool { getpwuid(nobody) != nil }
+    static var nobodyName: String { String(cString: getpwuid(nobody)!.pointee.pw_name) }
+
+    static func reply(_ milter: MilterProcess, helo: String = "foo") throws -> String {
+        let client = try milter.client()
+        defer { client.quit() }
+        return try HeloguardProtocolTests.session(helos: [helo]).play(on: client).last ?? ""
+    }
+
+    static func processStatus(_ pid: pid_t) -> [String: String] {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return [:] }
+        var fields: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2 { fields[String(parts[0])] = parts[1].trimmingCharacters(in: .whitespaces) }
+        }
+        return fields
+    }
+
+    static func owner(_ path: String) -> uid_t? {
+        var info = stat()
+        return lstat(path, &info) == 0 ? info.st_uid : nil
+    }
+
+    // MARK: Relative configuration path
+
+    @Test("a relative --config is made absolute: SIGUSR1 after daemonising reloads the same file")
+    func relativeConfigReloadsAfterDaemonising() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("heloguard-daemon-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try (Self.config + "state_directory = \(directory)/state\n").write(toFile: directory + "/heloguard.conf", atomically: true, encoding: .utf8)
+        let socket = directory + "/milter.sock"
+        let launcher = Process()
+        launcher.executableURL = URL(fileURLWithPath: HeloguardMilter.binary)
+        // No --foreground: heloguard detaches and changes its directory to /.
+        launcher.arguments = ["run", "--config", "heloguard.conf", "--socket", "unix:" + socket, "--pid-file", "heloguard.pid"]
+        launcher.currentDirectoryURL = URL(fileURLWithPath: directory)
+        launcher.standardInput = FileHandle.nullDevice
+        try launcher.run()
+        launcher.waitUntilExit()
+        #expect(launcher.terminationStatus == 0)
+        let pidText = try Self.waitFor("the pid file") { try? String(contentsOfFile: directory + "/heloguard.pid", encoding: .utf8) }
+        let pid = try #require(pid_t(pidText.trimmingCharacters(in: .newlines)))
+        defer { Self.stopDaemon(pid) }
+        let client = { () throws -> MTAClient in try MTAClient(connectingTo: "unix:" + socket) }
+        _ = try Self.waitFor("the socket") { try? client() }.close()
+        func reply(_ helo: String) throws -> String {
+            let connection = try client()
+            defer { connection.quit() }
+            return try HeloguardProtocolTests.session(helos: [helo]).play(on: connection).last ?? ""
+        }
+        #expect(try reply("foo") == Self.refused)
+
+        try (Self.config.replacingOccurrences(of: "reject_non_fqdn_helo_hostname", with: "permit")
+             + "state_directory = \(directory)/state\n").write(toFile: directory + "/heloguard.conf", atomically: true, encoding: .utf8)
+        kill(pid, SIGUSR1)
+        let after = try Self.waitFor("the reload", timeout: .seconds(10)) { () -> String? in
+            let text = try? reply("foo")
+            return text == Self.accepted ? text : nil
+        }
+        #expect(after == Self.accepted)
+    }
+
+    static func waitFor<T>(_ what: String, timeout: Duration = .seconds(20), _ probe: () throws -> T?) throws -> T {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while ContinuousClock.now < deadline {
+            if let value = try probe() { return value }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw HarnessError("\(what) did not appear within \(timeout)")
+    }
+
+    /// SIGTERM to a daemon (not our child), SIGKILL if it lingers.
+    static func stopDaemon(_ pid: pid_t) {
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now.advanced(by: .seconds(15))
+        while ContinuousClock.now < deadline {
+            let state = processStatus(pid)["State"]
+            if state == nil || state!.hasPrefix("Z") { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        kill(pid, SIGKILL)
+    }
+
+    // MARK: Pid file
+
+    @Test("a symlink at the pid file path is refused; its target is untouched")
+    func pidFileSymlinkRefused() throws {
+        try HeloguardMilter.runToExit(config: Self.config, prepare: { milter in
+            try milter.write("victim", "precious\n")
+            #expect(symlink(milter.directory.path + "/victim", milter.directory.path + "/heloguard.pid") == 0)
+            milter.process.arguments = (milter.process.arguments ?? []) + ["--pid-file", milter.directory.path + "/heloguard.pid"]
+        }, inspect: { milter, status in
+            #expect(status == 1)
+            #expect(milter.log.contains("heloguard.pid is a symbolic link; refusing to write through it"), "log:\n\(milter.log)")
+            #expect(try String(contentsOfFile: milter.directory.path + "/victim", encoding: .utf8) == "precious\n")
+        })
+    }
+
+    @Test("the pid file is written and removed at exit")
+    func pidFileWrittenAndRemoved() throws {
+        var path = ""
+        try HeloguardMilter.run(config: Self.config, prepare: { milter in
+            path = milter.directory.path + "/heloguard.pid"
+            milter.process.arguments = (milter.process.arguments ?? []) + ["--pid-file", path]
+        }) { milter in
+            #expect(try String(contentsOfFile: path, encoding: .utf8) == "\(milter.process.processIdentifier)\n")
+        }
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
+    // MARK: Root and --user
+
+    @Test("running as root without --user logs a warning", .enabled(if: geteuid() == 0, "needs root"))
+    func rootWarning() throws {
+        try HeloguardMilter.run(config: Self.config) { milter in
+            #expect(try Self.reply(milter) == Self.refused)
+            #expect(milter.log.contains("warning: running as root: "), "log:\n\(milter.log)")
+        }
+    }
+
+    @Test("--user: the socket is the user's (mode 660), and every uid and gid of the process is the user's",
+          .enabled(if: geteuid() == 0 && haveNobody, "needs root and the nobody account"))
+    func switchedUser() throws {
+        try HeloguardMilter.run(config: Self.config, prepare: { milter in
+            milter.process.arguments = (milter.process.arguments ?? []) + ["--user", Self.nobodyName]
+        }) { milter in
+            #expect(try Self.reply(milter) == Self.refused)
+            var info = stat()
+            #expect(lstat(milter.socketPath, &info) == 0)
+            #expect(info.st_uid == Self.nobody && info.st_mode & 0o777 == 0o660)
+            let status = Self.processStatus(milter.process.processIdentifier)
+            #expect(status["Uid"]?.split(separator: "\t").allSatisfy { $0 == "\(Self.nobody)" } == true, "\(status["Uid"] ?? "")")
+            #expect(status["Gid"]?.split(separator: "\t").contains("0") == false, "\(status["Gid"] ?? "")")
+            #expect(!milter.log.contains("running as root"))
+        }
+    }
+
+    @Test("a state database the milter's user cannot write is logged as an error, and mail flows",
+          .enabled(if: geteuid() == 0 && haveNobody, "needs root and the nobody account"))
+    func unwritableStateLogged() throws {
+        try HeloguardMilter.run(config: Self.config, prepare: { milter in
+            // As `heloguard penalty` run as root used to leave it: directory and file root's.
+            let state = milter.directory.path + "/state"
+            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+            #expect(FileManager.default.createFile(atPath: state + "/heloguard.sqlite", contents: nil))
+            milter.process.arguments = (milter.process.arguments ?? []) + ["--user", Self.nobodyName]
+        }) { milter in
+            #expect(try Self.reply(milter) == Self.refused)
+            let log = try Self.waitFor("the state store error") { milter.log.contains("error: the state file") ? milter.log : nil }
+            #expect(log.contains("belongs to root and \(Self.nobodyName), the account heloguard runs as, cannot write it"), "log:\n\(log)")
+            #expect(log.contains("the penalty box works in memory only"))
+        }
+    }
+
+    // MARK: Signals
+
+    @Test("a burst of SIGUSR1 is merged into a few reloads on one thread; the milter keeps answering")
+    func reloadBurst() throws {
+        try HeloguardMilter.run(config: Self.config) { milter in
+            let pid = milter.process.processIdentifier
+            #expect(try Self.reply(milter) == Self.refused)
+            let threadsBefore = Int(Self.processStatus(pid)["Threads"] ?? "") ?? 0
+            var most = threadsBefore
+            for _ in 0..<300 {
+                kill(pid, SIGUSR1)
+                most = max(most, Int(Self.processStatus(pid)["Threads"] ?? "") ?? 0)
+            }
+            _ = try Self.waitFor("a reload") { milter.log.contains("reload: ") ? true : nil }
+            Thread.sleep(forTimeInterval: 0.5)
+            let reloads = milter.log.components(separatedBy: "reload: ").count - 1
+            #expect((1..<300).contains(reloads), "\(reloads) reloads for 300 signals")
+            #expect(most <= threadsBefore + 2, "threads: \(threadsBefore) before, \(most) during the burst")
+            #expect(try Self.reply(milter) == Self.refused)
+        }
+    }
+
+    @Test("a stop that runs into its deadline exits with a non-zero status")
+    func stopDeadline() throws {
+        let milter = try HeloguardMilter.start(config: Self.config) { milter in
+            // One second instead of twelve, so the deadline passes first.
+            milter.process.environment = ProcessInfo.processInfo.environment.merging(["HELOGUARD_STOP_DEADLINE": "1"]) { $1 }
+        }
+        defer { milter.cleanUp() }
+        #expect(try Self.reply(milter) == Self.refused)
+        // Another process holds the state database's write lock, so the HELO log record of the
+        // next session stays queued and the orderly shutdown waits for it (up to 5 s): the stop
+        // cannot finish within the deadline.
+        let database = milter.directory.path + "/state/heloguard.sqlite"
+        _ = try Self.waitFor("the state database") { FileManager.default.fileExists(atPath: database) ? true : nil }
+        let locker = Process()
+        locker.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        locker.arguments = ["-c", "import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)\n"
+                            + "c.execute('BEGIN EXCLUSIVE')\nprint('locked', flush=True)\ntime.sleep(30)\n", database]
+        let output = Pipe()
+        locker.standardOutput = output
+        try locker.run()
+        defer { locker.terminate(); locker.waitUntilExit() }
+        #expect(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self) == "locked\n")
+        #expect(try Self.reply(milter) == Self.refused)
+        // libmilter's signal thread takes the first stop signal it sees and then no more; the
+        // second one reaches heloguard's own, which starts the deadline.
+        let status = try milter.stop(signals: 2)
+        #expect(status == 1, "log:\n\(milter.log)")
+        #expect(milter.log.contains("libmilter did not stop within 1 s; exiting with status 1"), "log:\n\(milter.log)")
+    }
+}
