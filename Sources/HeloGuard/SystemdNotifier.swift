@@ -77,8 +77,11 @@ public final class SystemdNotifier: Sendable {
 
     /// On the way out; the watchdog stops too.
     public func stopping() {
-        stopped.withLock { $0 = true }
-        send(["STOPPING=1", "STATUS=stopping"])
+        // Under the lock: no watchdog ping can follow STOPPING=1.
+        stopped.withLock { stopped in
+            stopped = true
+            send(["STOPPING=1", "STATUS=stopping"])
+        }
     }
 
     private var isStopped: Bool { stopped.withLock { $0 } }
@@ -98,7 +101,9 @@ public final class SystemdNotifier: Sendable {
             } else {
                 if failing { log.info("watchdog: the milter answers on \(socket) again") }
                 failing = false
-                if !isStopped { send(["WATCHDOG=1"]) }
+                stopped.withLock { stopped in
+                    if !stopped { send(["WATCHDOG=1"]) }
+                }
             }
             Thread.sleep(forTimeInterval: interval.timeInterval)
         }
@@ -115,7 +120,7 @@ public final class SystemdNotifier: Sendable {
             _ = try client.negotiate()
             return nil
         } catch {
-            return error.description
+            return "\(error)"
         }
     }
 

@@ -16,7 +16,7 @@ public enum ListenBacklog {
         defer { fclose(file) }
         var buffer = [CChar](repeating: 0, count: 32)
         guard fgets(&buffer, Int32(buffer.count), file) != nil else { return fallback }
-        let text = String(cString: buffer).split(whereSeparator: \.isWhitespace).first
+        let text = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.split(whereSeparator: \.isWhitespace).first
         guard let text, let value = Int32(text), value > 0 else { return fallback }
         return value
     }

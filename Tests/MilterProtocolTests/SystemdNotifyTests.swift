@@ -25,7 +25,7 @@ struct SystemdNotifyTests {
         // 400 ms: a ping every 200 ms or so.
         let environment = ["NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "400000"]
         try HeloguardMilter.run(config: Self.config, environment: environment, awaitListening: false) { milter in
-            let ready = try listener.await("READY=1", timeout: .seconds(20))
+            let ready = try listener.waitFor("READY=1", timeout: .seconds(20))
             // The moment READY=1 arrives, an MTA can connect and negotiate.
             let client = try milter.client()
             defer { client.quit() }
@@ -33,27 +33,27 @@ struct SystemdNotifyTests {
             #expect(ready.before.isEmpty, "nothing but READY=1 comes first: \(ready.before)")
             #expect(ready.message.contains("STATUS=serving on \(milter.socketSpec) with configuration #1"), "\(ready.message)")
 
-            let pings = try (1...3).map { _ in try listener.await("WATCHDOG=1", timeout: .seconds(5)) }
+            let pings = try (1...3).map { _ in try listener.waitFor("WATCHDOG=1", timeout: .seconds(5)) }
             #expect(pings.count == 3)
 
             // A good reload: RELOADING=1, then READY=1 with the new configuration's number.
             kill(milter.process.processIdentifier, SIGUSR1)
-            let reloading = try listener.await("RELOADING=1", timeout: .seconds(10), ignoring: ["WATCHDOG=1"])
+            let reloading = try listener.waitFor("RELOADING=1", timeout: .seconds(10), ignoring: ["WATCHDOG=1"])
             #expect(reloading.message.contains("MONOTONIC_USEC="), "\(reloading.message)")
-            let reloaded = try listener.await("READY=1", timeout: .seconds(10), ignoring: ["WATCHDOG=1"])
+            let reloaded = try listener.waitFor("READY=1", timeout: .seconds(10), ignoring: ["WATCHDOG=1"])
             #expect(reloaded.message.contains("configuration #2"), "\(reloaded.message)")
 
             // A refused reload: still RELOADING=1 … READY=1, the old configuration kept and logged.
             try milter.write("heloguard.conf", "smtpd_helo_restrictions = reject_no_such_thing\n")
             kill(milter.process.processIdentifier, SIGUSR1)
-            _ = try listener.await("RELOADING=1", timeout: .seconds(10), ignoring: ["WATCHDOG=1"])
-            let kept = try listener.await("READY=1", timeout: .seconds(10), ignoring: ["WATCHDOG=1"])
+            _ = try listener.waitFor("RELOADING=1", timeout: .seconds(10), ignoring: ["WATCHDOG=1"])
+            let kept = try listener.waitFor("READY=1", timeout: .seconds(10), ignoring: ["WATCHDOG=1"])
             #expect(kept.message.contains("configuration #2"), "\(kept.message)")
             #expect(milter.log.contains("reload refused"), "\(milter.log)")
-            _ = try listener.await("WATCHDOG=1", timeout: .seconds(5))
+            _ = try listener.waitFor("WATCHDOG=1", timeout: .seconds(5))
 
             kill(milter.process.processIdentifier, SIGTERM)
-            _ = try listener.await("STOPPING=1", timeout: .seconds(10), ignoring: ["WATCHDOG=1"])
+            _ = try listener.waitFor("STOPPING=1", timeout: .seconds(10), ignoring: ["WATCHDOG=1"])
             milter.process.waitUntilExit()
             #expect(milter.process.terminationStatus == 0, "\(milter.log)")
             // No ping after STOPPING=1.
@@ -67,7 +67,7 @@ struct SystemdNotifyTests {
         let listener = try NotifyListener(abstract: false)
         let environment = ["NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1"]
         try HeloguardMilter.run(config: Self.config, environment: environment, awaitListening: false) { _ in
-            _ = try listener.await("READY=1", timeout: .seconds(20))
+            _ = try listener.waitFor("READY=1", timeout: .seconds(20))
             #expect(listener.receive(timeout: .seconds(1)) == nil)
         }
     }
@@ -122,7 +122,7 @@ final class NotifyListener {
 
     /// Waits for a datagram with the line `field`; `before` are the datagrams that came first
     /// (those whose lines are all in `ignoring` left out). Throws after `timeout`.
-    func await(_ field: String, timeout: Duration, ignoring: Set<String> = []) throws -> (message: String, before: [String]) {
+    func waitFor(_ field: String, timeout: Duration, ignoring: Set<String> = []) throws -> (message: String, before: [String]) {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         var before: [String] = []
         while ContinuousClock.now < deadline {
