@@ -71,9 +71,11 @@ let package = Package(
             dependencies: ["CMilter"]
         ),
         // The application as a library: the per-connection session, logging, reload, the penalty box.
+        // MilterTesting (the MTA side of the protocol): the systemd watchdog probes our own socket
+        // with its client, as an MTA would.
         .target(
             name: "HeloGuard",
-            dependencies: ["HeloPolicy", "HeloDNS", "HeloState", "HeloStatePostgres", "MilterKit"]
+            dependencies: ["HeloPolicy", "HeloDNS", "HeloState", "HeloStatePostgres", "MilterKit", "MilterTesting"]
         ),
         // Test support: the MTA side of the milter protocol and a recording milter context.
         .target(

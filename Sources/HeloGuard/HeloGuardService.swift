@@ -17,16 +17,19 @@ public struct HeloGuardService: Sendable {
         public var pidFile: String?
         /// Mode of a unix socket (default 0660: the MTA's group may connect).
         public var socketMode: mode_t
+        /// Length of the socket's listen queue; nil: the kernel's ceiling (``ListenBacklog``).
+        public var listenBacklog: Int32?
         public var version: String
 
         public init(configPath: String, socket: String, foreground: Bool, user: String?, pidFile: String?,
-                    socketMode: mode_t = 0o660, version: String) {
+                    socketMode: mode_t = 0o660, listenBacklog: Int32? = nil, version: String) {
             self.configPath = configPath
             self.socket = socket
             self.foreground = foreground
             self.user = user
             self.pidFile = pidFile
             self.socketMode = socketMode
+            self.listenBacklog = listenBacklog
             self.version = version
         }
     }
@@ -76,7 +79,8 @@ public struct HeloGuardService: Sendable {
 
         let runner = MilterRunner(name: "heloguard", socket: socket, factory: HeloGuardFactory(store: store, log: log))
         do throws(MilterRunnerError) {
-            try runner.open(mode: socket.path == nil ? nil : options.socketMode,
+            try runner.open(backlog: options.listenBacklog ?? ListenBacklog.kernelMaximum(),
+                            mode: socket.path == nil ? nil : options.socketMode,
                             owner: account.map { ($0.uid, $0.gid) })
         } catch {
             log.error(error.description)
@@ -114,7 +118,11 @@ public struct HeloGuardService: Sendable {
         // The resolver's and the state store's threads start only now, in the detached process.
         Self.startThreads(of: store.current, log: log)
 
+        // Under systemd (Type=notify) only; nil otherwise.
+        let systemd = SystemdNotifier.fromEnvironment(log: log)
         do throws(SignalWatcher.StartError) { try SignalWatcher.watch(reload: {
+            systemd?.reloading()
+            defer { systemd?.reloaded(status: "serving on \(socket) with configuration #\(store.current.generation)") }
             do throws(ConfigError) {
                 let next = try store.reload()
                 log.info("reload: \(store.path) loaded (configuration #\(next.generation)); new connections use it")
@@ -131,6 +139,7 @@ public struct HeloGuardService: Sendable {
             }
         }, stop: { signal in
             log.info("\(signal) received; stopping")
+            systemd?.stopping()
             MilterRunner.stop()
             // libmilter ends its main loop within a few seconds; should it not, do not linger.
             sleep(Self.stopDeadlineSeconds)
@@ -145,9 +154,11 @@ public struct HeloGuardService: Sendable {
         }
 
         log.info("starting heloguard \(options.version) (libmilter \(MilterRunner.libraryVersion)) on \(socket) with \(store.path)")
+        systemd?.announceReadiness(of: socket, status: "serving on \(socket) with configuration #\(store.current.generation)")
         var status: Int32 = 0
         do throws(MilterRunnerError) {
             try runner.run()
+            systemd?.stopping()
             log.info("stopping heloguard \(options.version)")
         } catch {
             log.error("\(error.description); stopping")

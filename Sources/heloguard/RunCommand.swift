@@ -14,7 +14,9 @@ struct RunCommand: ParsableCommand {
             """
     )
 
-    static let defaultSocket = "unix:/run/heloguard/heloguard.sock"
+    /// Inside Postfix's queue directory, so that Debian's chrooted smtpd reaches it as
+    /// `smtpd_milters = unix:/heloguard/heloguard.sock` (a non-chrooted one as the full path).
+    static let defaultSocket = "unix:/var/spool/postfix/heloguard/heloguard.sock"
 
     @OptionGroup var options: ConfigOption
 
@@ -34,7 +36,14 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("socket-mode"), help: ArgumentHelp("Octal mode of a unix socket.", valueName: "mode"))
     var socketMode: String = "660"
 
+    @Option(name: .customLong("listen-backlog"), help: ArgumentHelp(
+        "Length of the socket's listen queue (default: the kernel's ceiling, net.core.somaxconn).", valueName: "n"))
+    var listenBacklog: Int32?
+
     func validate() throws {
+        if let listenBacklog, listenBacklog < 1 {
+            throw ValidationError("--listen-backlog must be a positive number, not \(listenBacklog)")
+        }
         guard UInt32(socketMode, radix: 8).map({ $0 <= 0o777 }) == true else {
             throw ValidationError("--socket-mode must be an octal mode such as 660, not \"\(socketMode)\"")
         }
@@ -44,7 +53,7 @@ struct RunCommand: ParsableCommand {
         let service = HeloGuardService(options: .init(
             configPath: options.config ?? ConfigOption.defaultPath,
             socket: socket, foreground: foreground, user: user, pidFile: pidFile,
-            socketMode: UInt32(socketMode, radix: 8)!, version: HeloguardVersion.current))
+            socketMode: UInt32(socketMode, radix: 8)!, listenBacklog: listenBacklog, version: HeloguardVersion.current))
         let status = service.run()
         if status != 0 { throw ExitCode(status) }
     }

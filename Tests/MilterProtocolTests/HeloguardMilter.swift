@@ -13,9 +13,10 @@ enum HeloguardMilter {
     /// Writes `config` (and `files`, e.g. tables) into a fresh directory, where `@DIR@` stands for
     /// that directory, starts heloguard on it, runs `body`, and stops heloguard with SIGTERM,
     /// expecting exit status 0.
-    static func run<T>(config: String, files: [String: String] = [:], prepare: (MilterProcess) throws -> Void = { _ in },
+    static func run<T>(config: String, files: [String: String] = [:], environment: [String: String] = [:],
+                       awaitListening: Bool = true, prepare: (MilterProcess) throws -> Void = { _ in },
                        body: (MilterProcess) throws -> T) throws -> T {
-        try MilterProcess.run(binary, arguments: arguments,
+        try MilterProcess.run(binary, arguments: arguments, environment: environment, awaitListening: awaitListening,
                               prepare: { milter in
                                   try write(config: config, files: files, into: milter)
                                   try prepare(milter)

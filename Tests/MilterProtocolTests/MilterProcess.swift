@@ -38,12 +38,15 @@ final class MilterProcess {
     /// Starts `executable` with `arguments` (`@DIR@` and `@SOCKET@` are replaced), after
     /// `prepare` has written its files, waits until the socket accepts connections, runs
     /// `body`, then stops the program with SIGTERM and checks that it exits with status 0.
-    static func run<T>(_ executable: String, arguments: [String], prepare: (MilterProcess) throws -> Void = { _ in },
+    /// `environment` is added to the program's; `awaitListening: false` runs `body` at once
+    /// (it then waits for the socket itself).
+    static func run<T>(_ executable: String, arguments: [String], environment: [String: String] = [:],
+                       awaitListening: Bool = true, prepare: (MilterProcess) throws -> Void = { _ in },
                        body: (MilterProcess) throws -> T) throws -> T {
         let milter = try MilterProcess()
         defer { milter.cleanUp() }
-        try milter.launch(executable, arguments: arguments, prepare: prepare)
-        try milter.waitUntilListening()
+        try milter.launch(executable, arguments: arguments, environment: environment, prepare: prepare)
+        if awaitListening { try milter.waitUntilListening() }
         let result = try body(milter)
         let status = try milter.stop()
         #expect(status == 0, "\(executable) exited with status \(status) after SIGTERM; its log:\n\(milter.log)")
@@ -81,12 +84,17 @@ final class MilterProcess {
         return milter
     }
 
-    private func launch(_ executable: String, arguments: [String], prepare: (MilterProcess) throws -> Void) throws {
+    private func launch(_ executable: String, arguments: [String], environment: [String: String] = [:],
+                        prepare: (MilterProcess) throws -> Void) throws {
         try prepare(self)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments.map {
             $0.replacingOccurrences(of: "@SOCKET@", with: socketSpec).replacingOccurrences(of: "@DIR@", with: directory.path)
+        }
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(
+                environment.mapValues { $0.replacingOccurrences(of: "@DIR@", with: directory.path) }) { $1 }
         }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle(forWritingAtPath: logPath)
@@ -128,7 +136,8 @@ final class MilterProcess {
 
     /// SIGTERM, then waits for the exit; returns the exit status (SIGKILL and an error after the deadline).
     func stop(signals: Int = 1) throws -> Int32 {
-        process.terminate()
+        // The test may have stopped it already (and read its exit status).
+        if process.isRunning { process.terminate() }
         for _ in 1..<max(signals, 1) {
             Thread.sleep(forTimeInterval: 0.2)
             if process.isRunning { Glibc.kill(process.processIdentifier, SIGTERM) }
