@@ -70,7 +70,7 @@ struct RecipientDependenceTests {
     @Test("which restrictions make the answer recipient-dependent", arguments: derivations)
     func derivation(_ c: Derivation) throws {
         let fixture = try PolicyFixture(c.config)
-        #expect(fixture.diagnostics.filter(\.isError).isEmpty)
+        #expect(fixture.diagnostics.filter { $0.severity == .error }.isEmpty)
         let dependence = RecipientDependence(fixture.engine.config)
         #expect(dependence.restrictions == c.dependent)
         #expect(dependence.isIndependent == c.dependent.isEmpty)
