@@ -213,6 +213,19 @@ def boxed_client(index):
     return f"10.{index >> 16 & 255}.{index >> 8 & 255}.{index & 255}"
 
 
+def has_penalty_table(database):
+    """True once heloguard has made its state file and the penalty table in it."""
+    if not database.exists():
+        return False
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)
+    try:
+        return db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'penalty'").fetchone()[0] == 1
+    except sqlite3.Error:
+        return False
+    finally:
+        db.close()
+
+
 def prefill(database, count):
     """Writes `count` active penalty entries into heloguard's file, in one transaction."""
     now = int(time.time())
@@ -281,6 +294,7 @@ def count_packets(tmp, heloguard, noop_socket, repeat=3):
         postfix = h.PrivatePostfix(tmp.path / f"tapped-{label}")
         postfix.configure(milters=tap.milter_spec)
         postfix.start()
+        tap.skip_startup_probe()
         try:
             for kind, commands in SESSION_TYPES.items():
                 seen = set()
@@ -313,7 +327,7 @@ def main():
     database = state_database(args.config)
     heloguard = h.Heloguard(args.heloguard, args.config, tmp.path / "heloguard.sock",
                             tmp.path / "heloguard.log").start()
-    h.wait_until(database.exists, 10, what=f"heloguard's state file {database}")
+    h.wait_until(lambda: has_penalty_table(database), 10, what=f"heloguard's state file {database}")
     prefill(database, args.penalties)
     # Loaded at start (a running heloguard would take up to 30 s to refresh).
     if heloguard.terminate(timeout=15) != 0:
