@@ -118,7 +118,7 @@ struct RecipientDependenceTests {
         #expect(RecipientDependence(fixture.engine.config).isIndependent)
         var plain = 0
         for script in Self.scripts {
-            let (facts, deferral) = Self.factsAtMail(fixture.engine, script)
+            let (facts, _, deferral) = fixture.engine.factsAtMail(script)
             let outcome = fixture.engine.play(script)
             let atMail = try #require(fixture.engine.decideForEveryRecipient(facts: facts, heloDeferral: deferral))
             if atMail.isPlainAcceptance {
@@ -156,23 +156,5 @@ struct RecipientDependenceTests {
         #expect(fixture.engine.decideForEveryRecipient(facts: SessionFacts(heloArgument: "mail.example.net", sender: "")) == nil)
         // A refusal before it is still found (the session does not use it: it is no acceptance).
         #expect(fixture.engine.decideForEveryRecipient(facts: SessionFacts(heloArgument: "a..b", sender: ""))?.verdict.reply != nil)
-    }
-
-    /// The facts at MAIL FROM as the milter session holds them, and a deferral left at HELO.
-    static func factsAtMail(_ engine: HeloPolicyEngine, _ script: SessionScript) -> (SessionFacts, SMTPReply?) {
-        var facts = SessionFacts(clientAddress: script.clientAddress, clientName: script.clientName)
-        var deferral: SMTPReply?
-        for helo in script.helos {
-            let result = engine.checkHelo(argument: helo, facts: facts)
-            guard result.decision.verdict.reply == nil else { continue }
-            facts.heloArgument = helo
-            deferral = result.pendingDeferral
-        }
-        if let user = script.saslUsername {
-            facts.saslMethod = "PLAIN"
-            facts.saslUsername = user
-        }
-        facts.sender = RecipientAddress.bare(script.sender)
-        return (facts, deferral)
     }
 }
