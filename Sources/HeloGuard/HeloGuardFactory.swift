@@ -14,22 +14,28 @@ public struct HeloGuardFactory: MilterHandlerFactory {
     }
 
     /// Macros heloguard reads: the MTA's own name and address (`reject_impersonating_helo`), the
-    /// client's PTR name (RBL reply templates), the SASL login at MAIL, the queue id for log lines.
+    /// client's address when the MTA gives none and its PTR name (RBL reply templates, the HELO
+    /// log), the SASL login at MAIL, the queue id for the log lines of RCPT. No other stage reads
+    /// any, so heloguard names no list for them. (Postfix sends a macro packet with every event
+    /// anyway, an empty one when nothing on the list has a value, and an empty or missing list
+    /// means its own default list: fewer names make smaller packets, not fewer.)
     public static let macros: [MilterStage: [String]] = [
         .connect: ["j", "{daemon_addr}", "{client_addr}", "{client_ptr}"],
         .mail: ["{auth_type}", "{auth_authen}"],
         .recipient: ["i"],
-        .endOfMessage: ["i"],
     ]
 
-    /// What heloguard asks of the MTA under `policy`.
-    public static func negotiation(for policy: PolicyConfig) -> MilterNegotiation {
+    /// What heloguard asks of the MTA under `policy`. `acceptsAtMail`: the answer at MAIL FROM
+    /// can stand for the whole message (``RuntimeConfiguration/acceptsAtMail``), so MAIL needs
+    /// a reply.
+    public static func negotiation(for policy: PolicyConfig, acceptsAtMail: Bool) -> MilterNegotiation {
         // Headers, body and unknown commands are never looked at; DATA needs no answer.
         var steps: MilterSteps = [.noHeaders, .noEndOfHeaders, .noBody, .noUnknown, .noData, .noReplyConnect]
         // Answers are needed at HELO only when it is decided there (delayed rejection off), and
-        // at MAIL only for smtpd_helo_required (which also holds with delayed rejection off).
+        // at MAIL for smtpd_helo_required (which also holds with delayed rejection off) or to
+        // accept the whole message there.
         if policy.delayReject { steps.insert(.noReplyHelo) }
-        if !policy.heloRequired { steps.insert(.noReplyMail) }
+        if !policy.heloRequired && !acceptsAtMail { steps.insert(.noReplyMail) }
         return MilterNegotiation(
             actions: [.addHeaders, .addRecipients, .deleteRecipients, .quarantine, .setSymbolList],
             steps: steps,

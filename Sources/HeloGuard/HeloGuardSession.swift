@@ -116,7 +116,19 @@ public final class HeloGuardSession: MilterHandler {
             outcome.note(RecipientDecision(verdict: .reject(refusal), decidingRestriction: "smtpd_helo_required"))
             return .refuse(Self.milterReply(refusal))
         }
-        return .continue
+        return acceptsWholeMessage() ? .accept : .continue
+    }
+
+    /// True when the answer at MAIL FROM stands for every recipient and is a plain acceptance
+    /// (see ``RecipientDependence`` and ``RecipientDecision/isPlainAcceptance``): the message is
+    /// then accepted here, and the MTA sends no RCPT, DATA or end-of-message event for it (the
+    /// next MAIL FROM, and any new HELO, still come). The HELO log notes the acceptance now.
+    private func acceptsWholeMessage() -> Bool {
+        guard configuration.acceptsAtMail,
+              let decision = engine.decideForEveryRecipient(facts: facts, heloDeferral: heloDeferral),
+              decision.isPlainAcceptance else { return false }
+        outcome.note(decision)
+        return true
     }
 
     public func recipient(_ arguments: [String], context: any MilterContext) -> MilterResponse {

@@ -19,6 +19,9 @@ public final class RuntimeConfiguration: Sendable {
     public let penalties: PenaltyService
     /// True when the restriction lists ask DNS: only then is the list run ahead at HELO.
     public let asksDNSAtHelo: Bool
+    /// True when no recipient can change the answer found at MAIL FROM (``RecipientDependence``):
+    /// a plain acceptance is then answered there, for the whole message.
+    public let acceptsAtMail: Bool
 
     public init(path: String, loaded: LoadedConfiguration, generation: Int, resolver: ResolverSetup,
                 penalties: PenaltyService) {
@@ -28,7 +31,8 @@ public final class RuntimeConfiguration: Sendable {
         self.penalties = penalties
         self.asksDNSAtHelo = loaded.policy.namesDNSRestrictions
         self.generation = generation
-        self.negotiation = HeloGuardFactory.negotiation(for: loaded.policy)
+        self.acceptsAtMail = RecipientDependence(loaded.policy).isIndependent
+        self.negotiation = HeloGuardFactory.negotiation(for: loaded.policy, acceptsAtMail: acceptsAtMail)
     }
 
     /// A configuration whose DNS restrictions use `resolver` (tests, tools); with no penalty

@@ -67,7 +67,8 @@ struct SessionTests {
     func noHelo() throws {
         let s = try SessionHarness("smtpd_helo_restrictions = reject_non_fqdn_helo_hostname")
         s.connect()
-        #expect(s.mail("<a@example.org>") == .continue)
+        // Nothing can refuse a recipient: the message is accepted at MAIL already.
+        #expect(s.mail("<a@example.org>") == .accept)
         #expect(s.rcpt("<b@example.com>") == .continue)
 
         let required = try SessionHarness("smtpd_helo_required = yes\nsmtpd_helo_restrictions = reject_non_fqdn_helo_hostname")
@@ -269,9 +270,13 @@ struct SessionLogTests {
 @Suite("Negotiation and reload")
 struct NegotiationTests {
     @Test("only the events, replies and macros heloguard uses are asked for", arguments: [
-        ("", true, true),
-        ("smtpd_delay_reject = no", false, true),
+        // MAIL is answered when the message can be accepted there, or for smtpd_helo_required.
+        ("", true, false),
+        ("smtpd_delay_reject = no", false, false),
         ("smtpd_helo_required = yes", true, false),
+        ("smtpd_helo_restrictions = check_recipient_access inline:{a@example.com=OK}", true, true),
+        ("smtpd_helo_restrictions = sleep 1", true, true),
+        ("smtpd_helo_required = yes\nsmtpd_helo_restrictions = sleep 1", true, false),
     ])
     func steps(_ config: String, _ noReplyHelo: Bool, _ noReplyMail: Bool) throws {
         let s = try SessionHarness(config)
@@ -283,6 +288,7 @@ struct NegotiationTests {
         #expect(wish.macros[.connect] == ["j", "{daemon_addr}", "{client_addr}", "{client_ptr}"])
         #expect(wish.macros[.mail] == ["{auth_type}", "{auth_authen}"])
         #expect(wish.macros[.recipient] == ["i"])
+        #expect(wish.macros.count == 3)
         #expect(wish.actions.isSuperset(of: [.quarantine, .addRecipients, .deleteRecipients, .addHeaders, .setSymbolList]))
     }
 

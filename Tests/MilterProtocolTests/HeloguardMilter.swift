@@ -95,7 +95,8 @@ struct SMTPSession: Sendable {
 
     /// Plays connect, the HELOs (each repeated one followed by ABORT, as Postfix does), MAIL and
     /// each RCPT; returns what the SMTP client would see for MAIL and each RCPT, as
-    /// `MAIL: reply` and `RCPT <rcpt>: reply` (Postfix sends no RCPT after a refused MAIL).
+    /// `MAIL: reply` and `RCPT <rcpt>: reply` (Postfix sends no RCPT after a refused MAIL, and
+    /// none to the milter after it accepted the message at MAIL: Postfix then answers alone).
     func play(on client: MTAClient) throws -> [String] {
         try client.connect(hostname: clientName ?? "[\(self.client)]", address: .ip(self.client, port: 54321), macros: serverMacros)
         for (index, helo) in helos.enumerated() {
@@ -107,9 +108,13 @@ struct SMTPSession: Sendable {
             mailMacros["{auth_type}"] = sasl.type
             mailMacros["{auth_authen}"] = sasl.user
         }
-        let mail = PostfixRelay.reply(to: try client.mail(sender, macros: mailMacros), for: .mail)
+        let mailDecision = try client.mail(sender, macros: mailMacros)
+        let mail = PostfixRelay.reply(to: mailDecision, for: .mail)
         var lines = ["MAIL: " + mail]
         guard mail.hasPrefix("2") else { return lines }
+        if mailDecision == .accept {
+            return lines + recipients.map { "RCPT \($0): " + PostfixRelay.Command.recipient.positiveReply }
+        }
         for (index, recipient) in recipients.enumerated() {
             // Postfix has a queue id only after the first accepted recipient.
             let macros = ["{rcpt_addr}": recipient.trimmingCharacters(in: CharacterSet(charactersIn: "<>")), "{rcpt_mailer}": "smtp"].merging(index == 0 ? [:] : ["i": "4Fq1XY2abcz"]) { $1 }

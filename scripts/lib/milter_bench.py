@@ -26,13 +26,30 @@ every measured message was accepted; at the end each maillog must show every mes
 delivered, else the benchmark fails; and the state file of CONF must hold a HELO log record
 for each of them, that of CONF2 none.
 
-Prints each measurement, then the four figures, the ratios heloguard/no-op and
-heloguard/no-milter, and heloguard with the state on/off (with --summary: writes those result
-lines to FILE instead).
+Each measurement also takes the CPU it cost, divided by the sessions: the milter process's
+(utime + stime of all its threads, /proc/PID/stat), the Postfix instance's (its master with
+every child it reaped, plus the children still running), smtp-source's, and the whole
+machine's (/proc/stat: user, nice, system, irq, softirq, steal). The machine's minus the
+other three is what anything else on the machine used meanwhile (other builds on a shared
+machine): printed as "other load", it says how far the whole-machine figures can be trusted,
+while Postfix + milter + smtp-source is free of it.
+
+Then packets: a tap (scripts/lib/milter_tap.py) in front of heloguard and of the no-op
+milter, each behind a Postfix instance of its own, counts the milter packets of one session
+of each type: clean (one recipient, a message with five headers), refused (a HELO heloguard
+refuses: one RCPT, no DATA) and three recipients (with a message). Each type runs three
+times and must give the same count every time.
+
+Prints each measurement, then the four figures, the ratios heloguard/no-op (targets:
+throughput >= 1.15, milter-process CPU per session <= 0.75, whole-machine CPU per session <=
+0.90) and heloguard/no-milter, heloguard with the state on/off, and the packet counts (with
+--summary: writes those result lines to FILE instead).
 """
 
 import argparse
+import os
 import re
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -41,7 +58,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
+from milter_tap import MilterTap  # noqa: E402
 
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 # A clean, fully-qualified HELO name: it passes every restriction of the example
@@ -77,6 +96,81 @@ def queued_messages(postfix):
 def wait_for_empty_queue(postfix, name, timeout=120):
     h.wait_until(lambda: queued_messages(postfix) == 0, timeout, interval=0.1,
                  what=f"the {name} instance's queue to drain")
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid, children=False):
+    """CPU seconds of a process (user + system, all threads) from /proc/PID/stat; with
+    `children`, plus those of its children it has reaped. 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    # After "pid (comm)": state ppid ... utime(14) stime(15) cutime(16) cstime(17), 1-based.
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / TICK
+
+
+def postfix_cpu(master):
+    """CPU seconds of a Postfix instance: the master with every child it reaped, plus its
+    children still running (smtpd, cleanup, qmgr, ... with what they reaped)."""
+    total = process_cpu(master, children=True)
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
+            continue
+        if ppid == master:
+            total += process_cpu(int(entry.name), children=True)
+    return total
+
+
+def machine_cpu():
+    """(busy, all) CPU seconds of the whole machine so far, from the first line of /proc/stat
+    (busy: user, nice, system, irq, softirq, steal; all: those plus idle and iowait)."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:9]]
+    busy = values[0] + values[1] + values[2] + values[5] + values[6] + values[7]
+    return busy / TICK, sum(values) / TICK
+
+
+def client_cpu():
+    """CPU seconds of this script's reaped children (smtp-source)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Sample:
+    """What one measurement cost, per session (microseconds), and its rate."""
+
+    def __init__(self, rate, sessions, milter, postfix, client, busy, capacity):
+        self.rate = rate
+        self.milter = milter / sessions * 1e6
+        self.postfix = postfix / sessions * 1e6
+        self.client = client / sessions * 1e6
+        self.machine = busy / sessions * 1e6
+        # CPU the machine spent on anything else while this ran (other builds, say), as a share
+        # of its capacity: how loaded the machine was.
+        self.others = max(0.0, busy - milter - postfix - client) / capacity if capacity else 0.0
+
+
+def measure(postfix, milter_pid, messages, sessions):
+    """send() with the CPU it cost: the milter process's, the Postfix instance's, smtp-source's
+    and the whole machine's."""
+    master = postfix.master_pid()
+    before = (process_cpu(milter_pid) if milter_pid else 0.0, postfix_cpu(master), client_cpu(), *machine_cpu())
+    rate = send(postfix, messages, sessions)
+    after = (process_cpu(milter_pid) if milter_pid else 0.0, postfix_cpu(master), client_cpu(), *machine_cpu())
+    milter, postfix_used, client, busy, capacity = (b - a for a, b in zip(before, after))
+    return Sample(rate, messages, milter, postfix_used, client, busy, capacity)
 
 
 def send(postfix, messages, sessions):
@@ -117,6 +211,19 @@ def state_database(config):
 # Boxed clients of the pre-filled box: 10.x.y.z, never the benchmark's 127.0.0.1.
 def boxed_client(index):
     return f"10.{index >> 16 & 255}.{index >> 8 & 255}.{index & 255}"
+
+
+def has_penalty_table(database):
+    """True once heloguard has made its state file and the penalty table in it."""
+    if not database.exists():
+        return False
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)
+    try:
+        return db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'penalty'").fetchone()[0] == 1
+    except sqlite3.Error:
+        return False
+    finally:
+        db.close()
 
 
 def prefill(database, count):
@@ -162,6 +269,57 @@ def helo_log_records(database):
         db.close()
 
 
+# Session types for the packet counts, as SMTP commands (QUIT added). The message carries
+# the headers smtp-source sends (a no-op milter gets each header as an event).
+MESSAGE = h.Message("From: <sender@example.org>\r\nTo: <user@example.com>\r\n"
+                    "Date: Sun, 6 Dec 2026 10:00:00 +0000\r\nMessage-Id: <1@bench.example>\r\n"
+                    "Subject: bench\r\n\r\nbody\r\n")
+SESSION_TYPES = {
+    "clean": [f"EHLO {HELO}", f"MAIL FROM:<{SENDER}>", f"RCPT TO:<{RECIPIENT}>", "DATA", MESSAGE],
+    "refused": ["EHLO foo", f"MAIL FROM:<{SENDER}>", f"RCPT TO:<{RECIPIENT}>"],
+    "3 recipients": [f"EHLO {HELO}", f"MAIL FROM:<{SENDER}>"]
+                    + [f"RCPT TO:<user{n}@example.com>" for n in range(3)] + ["DATA", MESSAGE],
+}
+
+
+def count_packets(tmp, heloguard, noop_socket, repeat=3):
+    """Milter packets per session of each type, through a tap (scripts/lib/milter_tap.py) in
+    front of heloguard and of the no-op milter, each behind a Postfix instance of its own.
+    Returns the result lines; fails when a session's replies or counts vary."""
+    lines = []
+    results = {}
+    for name, upstream in (("heloguard", heloguard.socket_path), ("no-op", noop_socket)):
+        label = re.sub(r"\W", "-", name)
+        tap = MilterTap(tmp.path / f"tap-{label}.sock", upstream).start()
+        postfix = h.PrivatePostfix(tmp.path / f"tapped-{label}")
+        postfix.configure(milters=tap.milter_spec)
+        postfix.start()
+        tap.skip_startup_probe()
+        try:
+            for kind, commands in SESSION_TYPES.items():
+                seen = set()
+                for _ in range(repeat):
+                    exchanges = h.run_session(postfix.address, commands + ["QUIT"])
+                    replies = [e.reply.code if e.reply else None for e in exchanges]
+                    (connection,) = tap.wait_for_connections(1)
+                    seen.add((tuple(replies), connection.to_milter, connection.to_mta,
+                              connection.bytes_to_milter, connection.bytes_to_mta, " ".join(connection.packets)))
+                if len(seen) != 1:
+                    raise h.HarnessError(f"{name}, {kind}: sessions differ: {seen}")
+                results[(name, kind)] = seen.pop()
+        finally:
+            postfix.stop()
+            tap.stop()
+    for kind in SESSION_TYPES:
+        parts = []
+        for name in ("heloguard", "no-op"):
+            replies, to_milter, to_mta, bytes_in, bytes_out, packets = results[(name, kind)]
+            parts.append(f"{name} {to_milter} to the milter + {to_mta} back ({bytes_in} + {bytes_out} bytes)")
+            print(f"    packets, {kind}, {name} (SMTP replies {replies}): {packets}", flush=True)
+        lines.append(f"packets per session, {kind}: " + "; ".join(parts))
+    return lines
+
+
 def main():
     args = parse_arguments()
     h.enter_sandbox()
@@ -169,7 +327,7 @@ def main():
     database = state_database(args.config)
     heloguard = h.Heloguard(args.heloguard, args.config, tmp.path / "heloguard.sock",
                             tmp.path / "heloguard.log").start()
-    h.wait_until(database.exists, 10, what=f"heloguard's state file {database}")
+    h.wait_until(lambda: has_penalty_table(database), 10, what=f"heloguard's state file {database}")
     prefill(database, args.penalties)
     # Loaded at start (a running heloguard would take up to 30 s to refresh).
     if heloguard.terminate(timeout=15) != 0:
@@ -195,7 +353,8 @@ def main():
     check_box_is_loaded(instances["heloguard"], args.penalties)
     logged_before = helo_log_records(database)
 
-    rates = {name: [] for name in variants}
+    pids = {"heloguard": heloguard.pid, "state off": state_off.pid, "no-op": noop.pid, "no milter": None}
+    samples = {name: [] for name in variants}
     sent = dict.fromkeys(variants, 0)
     print(f"    {args.messages} messages per run, {args.sessions} sessions in parallel, "
           f"1 warm-up round + {args.runs} rounds", flush=True)
@@ -206,12 +365,15 @@ def main():
         for name in names[shift:] + names[:shift]:
             postfix = instances[name]
             wait_for_empty_queue(postfix, name)
-            rate = send(postfix, args.messages, args.sessions)
+            sample = measure(postfix, pids[name], args.messages, args.sessions)
             sent[name] += args.messages
             label = "warm-up" if round_number == 0 else f"run {round_number}"
-            print(f"    {name:<10} {label}: {rate:8.1f} messages/s", flush=True)
+            print(f"    {name:<10} {label}: {sample.rate:8.1f} messages/s; CPU per session: milter "
+                  f"{sample.milter:5.0f} us, Postfix {sample.postfix:5.0f} us, smtp-source {sample.client:4.0f} us, "
+                  f"machine {sample.machine:5.0f} us; other load {sample.others:4.0%}", flush=True)
             if round_number > 0:
-                rates[name].append(rate)
+                samples[name].append(sample)
+    rates = {name: [sample.rate for sample in values] for name, values in samples.items()}
 
     for name, postfix in instances.items():
         wait_for_empty_queue(postfix, name)
@@ -230,17 +392,40 @@ def main():
 
     median = {name: statistics.median(values) for name, values in rates.items()}
 
+    def cpu(name, what):
+        return statistics.median(getattr(sample, what) for sample in samples[name])
+
     def paired(other):
         """The median of the per-round ratios: less sensitive to load that drifts between rounds."""
         return statistics.median(a / b for a, b in zip(rates["heloguard"], rates[other]))
 
+    def cpu_ratio(what):
+        return cpu("heloguard", what) / cpu("no-op", what)
+
+    # The MTA's own CPU (Postfix, milter, client): the part of the machine's that other
+    # builds on a shared machine do not disturb.
+    def mta(name):
+        return cpu(name, "milter") + cpu(name, "postfix") + cpu(name, "client")
+
+    packets = count_packets(tmp, heloguard, noop_socket)
     lines = [
         "milter: heloguard %.1f messages/s, no-op milter %.1f messages/s, no milter %.1f messages/s"
         % (median["heloguard"], median["no-op"], median["no milter"]),
-        "milter: ratio heloguard/no-op %.3f (target >= 0.95), heloguard/no-milter %.3f; "
+        "milter: ratio heloguard/no-op %.3f (target >= 1.15), heloguard/no-milter %.3f; "
         "median of per-round ratios %.3f and %.3f"
         % (median["heloguard"] / median["no-op"], median["heloguard"] / median["no milter"],
            paired("no-op"), paired("no milter")),
+        "milter: CPU per session (median): milter process: heloguard %.0f us, no-op %.0f us; "
+        "whole machine: heloguard %.0f us, no-op %.0f us, no milter %.0f us; Postfix + milter + "
+        "smtp-source: heloguard %.0f us, no-op %.0f us, no milter %.0f us"
+        % (cpu("heloguard", "milter"), cpu("no-op", "milter"), cpu("heloguard", "machine"),
+           cpu("no-op", "machine"), cpu("no milter", "machine"), mta("heloguard"), mta("no-op"), mta("no milter")),
+        "milter: CPU ratios heloguard/no-op: milter process %.2f (target <= 0.75), whole machine %.2f "
+        "(target <= 0.90), Postfix + milter + smtp-source %.2f; other load on the machine during "
+        "the runs: median %.0f%% of its %d CPUs"
+        % (cpu_ratio("milter"), cpu_ratio("machine"), mta("heloguard") / mta("no-op"),
+           100 * statistics.median(sample.others for values in samples.values() for sample in values),
+           os.cpu_count()),
         "milter: penalty box and HELO log: state on %.1f messages/s (%d boxed clients, a HELO "
         "log record per session), state off %.1f messages/s; ratio on/off %.3f (target >= "
         "0.95), median of per-round ratios %.3f"
@@ -248,7 +433,7 @@ def main():
            median["heloguard"] / median["state off"], paired("state off")),
         "milter: Postfix smtp-source, %d messages x %d runs (median) each, one per connection, "
         "%d sessions in parallel, unix sockets" % (args.messages, args.runs, args.sessions),
-    ]
+    ] + packets
     if args.summary:
         args.summary.write_text("\n".join(lines) + "\n")
     else:

@@ -70,6 +70,12 @@ final class Evaluation {
     /// True for a look-ahead run (``HeloPolicyEngine/prefetch(facts:)``) whose verdict is
     /// thrown away: it must not pause the session (`sleep`).
     var isLookAhead = false
+    /// True when the verdict is a recipient's (or every recipient's): a pending
+    /// `defer_if_permit` then becomes the reply.
+    var answersRecipients = false
+    /// Set when a restriction that reads the recipient or acts once per recipient was reached
+    /// (`check_recipient_access`, `sleep`): the verdict then cannot stand for every recipient.
+    var readsRecipient = false
     /// The restriction being evaluated at the top level, for reports.
     var currentTopRestriction: String?
     var decidingRestriction: String?
@@ -246,6 +252,7 @@ final class Evaluation {
         case .warnIfReject:
             status = .dunno
         case .sleep(let seconds):
+            readsRecipient = true
             if !isLookAhead { pause(seconds) }
             status = .dunno
         case .permitMynetworks:
@@ -259,6 +266,7 @@ final class Evaluation {
         case .checkSenderAccess(let table):
             status = try checkSenderAccess(table)
         case .checkRecipientAccess(let table):
+            readsRecipient = true
             status = try checkRecipientAccess(table)
         case .checkHeloServerAccess(let kind, let table):
             status = try checkHeloServerAccess(kind, table)

@@ -44,12 +44,26 @@ public struct HeloPolicyEngine: Sendable {
     ///   - recipient: the RCPT TO argument (angle brackets optional).
     ///   - heloDeferral: a deferral left by ``checkHelo(argument:facts:)`` with delayed rejection off.
     public func decide(recipient: String, facts: SessionFacts, heloDeferral: SMTPReply? = nil) -> RecipientDecision {
+        // Only the look-ahead run gives up; a recipient's run always has an answer.
+        decide(address: RecipientAddress.bare(recipient), facts: facts, heloDeferral: heloDeferral) ?? RecipientDecision(verdict: .accept)
+    }
+
+    /// MAIL FROM: the answer every recipient of this transaction will get, when that is known
+    /// now; nil when a recipient could still change it (a `check_recipient_access` or a `sleep`
+    /// was reached). Meant for configurations whose ``RecipientDependence`` is independent;
+    /// `postmaster` is left out (its exemption only ever turns a refusal into an acceptance).
+    /// The run has no side effects: it does not sleep and asks to box nobody.
+    public func decideForEveryRecipient(facts: SessionFacts, heloDeferral: SMTPReply? = nil) -> RecipientDecision? {
+        decide(address: nil, facts: facts, heloDeferral: heloDeferral)
+    }
+
+    /// The two above: `address` nil stands for "every recipient" (a look-ahead run).
+    private func decide(address: String?, facts: SessionFacts, heloDeferral: SMTPReply?) -> RecipientDecision? {
         if let refusal = checkMail(facts) {
             return RecipientDecision(verdict: .refusal(refusal), decidingRestriction: "smtpd_helo_required",
                                      trace: [TraceStep(depth: 0, restriction: "smtpd_helo_required", outcome: refusal.line)])
         }
-        let address = RecipientAddress.bare(recipient)
-        if address.lowercased() == "postmaster" {
+        if let address, address.lowercased() == "postmaster" {
             return RecipientDecision(verdict: .accept, trace: [TraceStep(depth: 0, restriction: "postmaster", outcome: "exempt from all restrictions")])
         }
         guard config.delayReject else {
@@ -61,7 +75,10 @@ public struct HeloPolicyEngine: Sendable {
         }
         let evaluation = Evaluation(config: config, resolver: resolver, penalties: penalties, facts: facts,
                                     heloName: HeloName.stored(argument), recipient: address)
-        return run(evaluation)
+        evaluation.answersRecipients = true
+        evaluation.isLookAhead = address == nil
+        let decision = run(evaluation)
+        return evaluation.isLookAhead && evaluation.readsRecipient ? nil : decision
     }
 
     /// Asks, at HELO time, the DNS questions a recipient's evaluation would ask, so that they
@@ -91,7 +108,7 @@ public struct HeloPolicyEngine: Sendable {
             verdict = .refusal(error.reply)
             evaluation.decidingRestriction = evaluation.decidingRestriction ?? evaluation.currentTopRestriction
         }
-        if config.delayReject, evaluation.recipient != nil, verdict == .accept || verdict == .discard,
+        if config.delayReject, evaluation.answersRecipients, verdict == .accept || verdict == .discard,
            let deferral = evaluation.finalDeferIfPermit() {
             verdict = .refusal(deferral)
             evaluation.decidingRestriction = "defer_if_permit"

@@ -48,6 +48,17 @@ extension HeloPolicyEngine {
     /// Plays a whole session through the engine, the way the MTA would present it to heloguard.
     /// `heloguard test` and the tests use this one path.
     public func play(_ script: SessionScript) -> SessionOutcome {
+        let (facts, heloReplies, pendingDeferral) = factsAtMail(script)
+        let results = script.recipients.map { recipient in
+            SessionOutcome.RecipientResult(recipient: recipient,
+                                           decision: decide(recipient: recipient, facts: facts, heloDeferral: pendingDeferral))
+        }
+        return SessionOutcome(helos: heloReplies, recipients: results)
+    }
+
+    /// What the session has said by MAIL FROM: the facts, the reply to each HELO, and a
+    /// `defer_if_permit` left pending at HELO (delayed rejection off).
+    func factsAtMail(_ script: SessionScript) -> (SessionFacts, [SessionOutcome.HeloReply], SMTPReply?) {
         var facts = SessionFacts(clientAddress: script.clientAddress, clientName: script.clientName)
         var heloReplies: [SessionOutcome.HeloReply] = []
         var pendingDeferral: SMTPReply? = nil
@@ -71,10 +82,6 @@ extension HeloPolicyEngine {
         }
         facts.sender = RecipientAddress.bare(script.sender)
         facts.smtputf8 = script.smtputf8
-        let results = script.recipients.map { recipient in
-            SessionOutcome.RecipientResult(recipient: recipient,
-                                           decision: decide(recipient: recipient, facts: facts, heloDeferral: pendingDeferral))
-        }
-        return SessionOutcome(helos: heloReplies, recipients: results)
+        return (facts, heloReplies, pendingDeferral)
     }
 }
