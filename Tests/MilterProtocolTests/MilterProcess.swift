@@ -82,12 +82,13 @@ final class MilterProcess {
     }
 
     private func launch(_ executable: String, arguments: [String], prepare: (MilterProcess) throws -> Void) throws {
-        try prepare(self)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments.map {
             $0.replacingOccurrences(of: "@SOCKET@", with: socketSpec).replacingOccurrences(of: "@DIR@", with: directory.path)
         }
+        // After the arguments: `prepare` may add to them or set the environment.
+        try prepare(self)
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle(forWritingAtPath: logPath)
         process.standardError = FileHandle(forWritingAtPath: logPath)
