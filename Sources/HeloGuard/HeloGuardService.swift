@@ -56,6 +56,7 @@ public struct HeloGuardService: Sendable {
         let log: any MailLog = options.foreground ? StderrLog() : SyslogLog()
         // Absolute before detaching (daemon() changes to /): a reload must read the same file.
         let configPath = options.configPath.absolutePath
+        let pidFile = options.pidFile.map { PidFile(path: $0.absolutePath) }
         let store: ConfigurationStore
         do throws(ConfigError) {
             store = try ConfigurationStore(path: configPath, makePenalties: { PenaltyService(settings: $0, log: log) })
@@ -91,7 +92,6 @@ public struct HeloGuardService: Sendable {
             startupErrors.error("cannot detach from the terminal: \(String(cString: strerror(errno)))")
             return 1
         }
-        let pidFile = options.pidFile.map { PidFile(path: $0.absolutePath) }
         if let pidFile {
             do throws(PidFile.Problem) {
                 try pidFile.write()

@@ -136,7 +136,7 @@ struct SessionDNSTests {
     @Test("the look-ahead at HELO does not pause for `sleep`, and no DNS question is asked for a permitted client")
     func lookAheadDoesNotSleep() throws {
         let resolver = CountingResolver(Self.zone)
-        let harness = try SessionHarness("mynetworks = 203.0.113.0/24\nsmtpd_helo_restrictions = permit_mynetworks, sleep 30, reject_unknown_helo_hostname",
+        let harness = try SessionHarness("mynetworks = 203.0.113.0/24\nsmtpd_helo_restrictions = permit_mynetworks, sleep 15, reject_unknown_helo_hostname",
                                          resolver: resolver)
         harness.connect()
         let clock = ContinuousClock()

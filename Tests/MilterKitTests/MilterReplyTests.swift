@@ -76,7 +76,7 @@ struct MilterReplyTests {
         EightBitCase(name: "UTF-8 HELO name", bytes: Array("<bücher.example>".utf8), expected: "<b?cher.example>"),
         EightBitCase(name: "4-byte UTF-8", bytes: Array("a😀b".utf8), expected: "a?b"),
         EightBitCase(name: "lone continuation and 0xFF", bytes: [0x61, 0x80, 0xFF, 0x62], expected: "a??b"),
-        EightBitCase(name: "controls, DEL and NUL", bytes: [0x61, 0x00, 0x09, 0x7F, 0x0D, 0x0A, 0x62], expected: "a      b"),
+        EightBitCase(name: "controls, DEL and NUL", bytes: [0x61, 0x00, 0x09, 0x7F, 0x0D, 0x0A, 0x62], expected: "a     b"),
         EightBitCase(name: "percent and 8-bit together", bytes: [0x25, 0xC3, 0xA9, 0x25], expected: "%?%"),
     ])
     func sevenBit(_ c: EightBitCase) throws {

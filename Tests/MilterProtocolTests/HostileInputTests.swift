@@ -264,8 +264,14 @@ struct RawAnswer {
                 run = 0
             }
         }
-        if text.contains("internal error") { return "heloguard's own failure: \(text.prefix(120))" }
-        if code.hasPrefix("5"), !text.contains("rejected") {
+        // The text as the client reads it, lines joined without their code and enhanced code.
+        let joined = lines.map { line -> Substring in
+            let rest = line.dropFirst(4)
+            let first = rest.prefix { $0 != " " }
+            return first.contains(".") && first.first?.isNumber == true ? rest.dropFirst(first.count + 1) : rest
+        }.joined()
+        if joined.contains("internal error") { return "heloguard's own failure: \(text.prefix(120))" }
+        if code.hasPrefix("5"), !joined.contains("rejected") {
             return "a 5xx that is not a policy refusal: \(text.prefix(120))"
         }
         return nil

@@ -86,7 +86,6 @@ final class MilterProcess {
 
     private func launch(_ executable: String, arguments: [String], environment: [String: String] = [:],
                         prepare: (MilterProcess) throws -> Void) throws {
-        try prepare(self)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments.map {
@@ -96,6 +95,8 @@ final class MilterProcess {
             process.environment = ProcessInfo.processInfo.environment.merging(
                 environment.mapValues { $0.replacingOccurrences(of: "@DIR@", with: directory.path) }) { $1 }
         }
+        // After the arguments: `prepare` may add to them or set the environment.
+        try prepare(self)
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle(forWritingAtPath: logPath)
         process.standardError = FileHandle(forWritingAtPath: logPath)
