@@ -75,7 +75,7 @@ let package = Package(
             name: "HeloGuard",
             dependencies: ["HeloPolicy", "HeloDNS", "HeloState", "HeloStatePostgres", "MilterKit"]
         ),
-        // Test support: the MTA side of the milter protocol and a recording milter context.
+        // Test support: the MTA side of the milter protocol.
         .target(
             name: "MilterTesting",
             dependencies: ["MilterKit"]

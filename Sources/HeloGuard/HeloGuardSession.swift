@@ -20,6 +20,8 @@ public final class HeloGuardSession: MilterHandler {
 
     public let configuration: RuntimeConfiguration
     private let log: any MailLog
+    /// Sees every decision this session makes (`heloguard test`, the metrics); nil: nobody.
+    public var observer: (any SessionObserver)?
     /// The policy engine with this session's DNS answers: made anew for each new HELO name, so
     /// every recipient (and a repeated EHLO with the same name) reuses the answers found at HELO.
     private var engine: HeloPolicyEngine
@@ -94,6 +96,7 @@ public final class HeloGuardSession: MilterHandler {
         // Delayed rejection off: decide now. Postfix would refuse the HELO command itself; a
         // milter cannot (the MTA answers 250 and applies our reply to MAIL and later commands).
         let result = engine.checkHelo(argument: name, facts: facts)
+        observer?.decided(helo: name, result.decision)
         writeEvents(result.decision.events, command: "HELO", queueID: "NOQUEUE", recipient: nil, helo: name)
         carryOut(result.decision)
         if let reply = result.decision.verdict.reply {
@@ -125,6 +128,7 @@ public final class HeloGuardSession: MilterHandler {
             return .tempfail(Self.internalErrorReply)
         }
         let decision = engine.decide(recipient: recipient, facts: facts, heloDeferral: heloDeferral)
+        observer?.decided(recipient: recipient, decision)
         let queueID = context.macro("i").flatMap { $0.isEmpty ? nil : $0 } ?? "NOQUEUE"
         writeEvents(decision.events, command: "RCPT", queueID: queueID, recipient: RecipientAddress.bare(recipient),
                     helo: storedHelo)
@@ -256,19 +260,22 @@ public final class HeloGuardSession: MilterHandler {
 }
 
 /// The worst verdict over a connection's recipients, as the HELO log records it: `reject` over
-/// `defer` over `accept` (a discard counts as accepted), `none` when no recipient was decided;
-/// with the restriction that decided the worst one.
+/// `defer` over `would-reject` over `would-defer` (the refusals `dry_run = yes` did not give)
+/// over `accept` (a discard counts as accepted), `none` when no recipient was decided; with the
+/// restriction that decided the worst one.
 struct ConnectionOutcome {
-    private(set) var verdict = "none"
+    private(set) var verdict = HeloLogVerdict.none
     private(set) var restriction: String?
     private var rank = 0
 
     mutating func note(_ decision: RecipientDecision) {
         let (word, rank): (String, Int)
-        switch decision.verdict {
-        case .reject: (word, rank) = ("reject", 3)
-        case .defer: (word, rank) = ("defer", 2)
-        case .accept, .discard: (word, rank) = ("accept", 1)
+        switch (decision.verdict, decision.wouldBe) {
+        case (.reject, _): (word, rank) = (HeloLogVerdict.reject, 5)
+        case (.defer, _): (word, rank) = (HeloLogVerdict.deferred, 4)
+        case (_, .reject?): (word, rank) = (HeloLogVerdict.wouldReject, 3)
+        case (_, .defer?): (word, rank) = (HeloLogVerdict.wouldDefer, 2)
+        case (.accept, _), (.discard, _): (word, rank) = (HeloLogVerdict.accept, 1)
         }
         guard rank > self.rank else { return }
         self.rank = rank

@@ -61,6 +61,8 @@ public enum KnownParameters {
         Parameter(name: "smtpd_helo_restrictions", defaultValue: "", kind: .text),
         Parameter(name: "smtpd_helo_required", defaultValue: "no", kind: .boolean),
         Parameter(name: "smtpd_delay_reject", defaultValue: "yes", kind: .boolean),
+        // heloguard's own: log every refusal as a warning (reject_warning) and accept instead.
+        Parameter(name: "dry_run", defaultValue: "no", kind: .boolean),
         Parameter(name: "mynetworks", defaultValue: nil, kind: .text),
         Parameter(name: "mynetworks_style", defaultValue: "host", kind: .mynetworksStyle),
         Parameter(name: "parent_domain_matches_subdomains", defaultValue: defaultParentDomainMatchesSubdomains, kind: .text),
