@@ -25,7 +25,7 @@ extension PenaltySessionTests {
         DryRunCase(helo: "spam.example", extra: "",
                    warning: "NOQUEUE: reject_warning: RCPT from unknown[203.0.113.7]: 554 5.7.1 <spam.example>: Helo command rejected: Access denied; from=<a@example.org> to=<b@example.net> helo=<spam.example>",
                    logged: "would-reject"),
-        DryRunCase(helo: "spam.example", extra: "access_map_reject_code = 450",
+        DryRunCase(helo: "spam.example", extra: "reject_code = 450",
                    warning: "NOQUEUE: reject_warning: RCPT from unknown[203.0.113.7]: 450 4.7.1 <spam.example>: Helo command rejected: Access denied; from=<a@example.org> to=<b@example.net> helo=<spam.example>",
                    logged: "would-defer"),
     ]

@@ -125,7 +125,7 @@ struct HeloguardProtocolTests {
         return String(last.prefix(prefixLength)) + lines.map { String($0.dropFirst(prefixLength)) }.joined()
     }
 
-    @Test("Milter replies equal the rule core's (`heloguard test`) for a corpus of HELOs, however long")
+    @Test("Milter replies equal `heloguard test`'s (the same session code, no MTA) for a corpus of HELOs, however long")
     func parity() throws {
         try HeloguardMilter.run(config: Self.config, files: Self.files) { milter in
             for helo in Self.corpus {
