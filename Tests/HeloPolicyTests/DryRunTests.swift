@@ -72,3 +72,24 @@ struct DryRunTests {
         }
     }
 }
+
+/// `metrics_listen`: empty (off) or host:port; anything else is a configuration error naming
+/// file and line.
+struct MetricsListenTests {
+    @Test(arguments: [("127.0.0.1:9465", "127.0.0.1:9465"), ("[::1]:9465", "[::1]:9465"), (" 0.0.0.0:80", "0.0.0.0:80")])
+    func good(_ text: String, _ shown: String) throws {
+        #expect(try ListenAddress.parse(text).get().description == shown)
+        #expect(try PolicyFixture("metrics_listen = \(text)\n").diagnostics.filter { $0.severity == .error }.isEmpty)
+    }
+
+    @Test(arguments: ["9465", "localhost:9465", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:http", "::1:9465", "[::1]9465", "[127.0.0.1]:80"])
+    func bad(_ text: String) throws {
+        do {
+            _ = try PolicyFixture("# metrics\nmetrics_listen = \(text)\n")
+            Issue.record("\(text) accepted")
+        } catch let error as ConfigError {
+            #expect(error.diagnostics.contains { $0.description.contains("heloguard.conf:2:") && $0.description.contains("bad metrics_listen") },
+                    "\(error.diagnostics)")
+        }
+    }
+}
