@@ -14,10 +14,10 @@ final class MeteredSession: MilterHandler {
         session.observer = metrics
     }
 
-    private func timed(_ callback: String, _ body: () -> MilterResponse) -> MilterResponse {
+    private func timed(_ histogram: AtomicHistogram, _ body: () -> MilterResponse) -> MilterResponse {
         let started = clock.now
         let response = body()
-        metrics.callbackDurations[callback]?.record(clock.now - started)
+        histogram.record(clock.now - started)
         return response
     }
 
@@ -25,25 +25,25 @@ final class MeteredSession: MilterHandler {
 
     func connect(client: MilterClient, context: any MilterContext) -> MilterResponse {
         metrics.sessions.increment()
-        return timed("connect") { session.connect(client: client, context: context) }
+        return timed(metrics.connectDuration) { session.connect(client: client, context: context) }
     }
 
     func helo(_ name: String, context: any MilterContext) -> MilterResponse {
-        timed("helo") { session.helo(name, context: context) }
+        timed(metrics.heloDuration) { session.helo(name, context: context) }
     }
 
     func mail(_ arguments: [String], context: any MilterContext) -> MilterResponse {
-        timed("mail") { session.mail(arguments, context: context) }
+        timed(metrics.mailDuration) { session.mail(arguments, context: context) }
     }
 
     func recipient(_ arguments: [String], context: any MilterContext) -> MilterResponse {
-        timed("rcpt") { session.recipient(arguments, context: context) }
+        timed(metrics.rcptDuration) { session.recipient(arguments, context: context) }
     }
 
     func data(context: any MilterContext) -> MilterResponse { session.data(context: context) }
 
     func endOfMessage(context: any MilterContext) -> MilterResponse {
-        timed("eom") { session.endOfMessage(context: context) }
+        timed(metrics.eomDuration) { session.endOfMessage(context: context) }
     }
 
     func abort(context: any MilterContext) { session.abort(context: context) }

@@ -26,9 +26,9 @@ final class AtomicHistogram: Sendable {
         let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
         let value = Double(nanoseconds) / 1e9
         // Only the first bucket that holds the value: buckets are cumulated when written out.
-        if let index = bounds.firstIndex(where: { value <= $0 }) {
-            buckets[index].value.wrappingAdd(1, ordering: .relaxed)
-        }
+        var index = 0
+        while index < bounds.count && value > bounds[index] { index += 1 }
+        if index < bounds.count { buckets[index].value.wrappingAdd(1, ordering: .relaxed) }
         sumNanoseconds.wrappingAdd(nanoseconds, ordering: .relaxed)
         count.wrappingAdd(1, ordering: .relaxed)
     }

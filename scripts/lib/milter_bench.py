@@ -127,6 +127,9 @@ def prefill(database, count):
     now = int(time.time())
     db = sqlite3.connect(database, timeout=10)
     try:
+        # heloguard creates the file, then its tables: wait for them (a debug build is slow).
+        h.wait_until(lambda: db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'penalty'").fetchone()[0],
+                     10, interval=0.05, what=f"the penalty table in {database}")
         with db:
             db.executemany("INSERT OR REPLACE INTO penalty (key, reason, first_seen, expires, "
                            "offences) VALUES (?, ?, ?, ?, 1)",
