@@ -116,7 +116,9 @@ public final class HeloGuardSession: MilterHandler {
         guard connected else { return .tempfail(Self.internalErrorReply) }
         if let refusal = engine.checkMail(facts) {
             log.info("NOQUEUE: reject: MAIL from \(facts.clientNameAndAddress): \(refusal.line);\(envelope(recipient: nil, helo: storedHelo))")
-            outcome.note(RecipientDecision(verdict: .reject(refusal), decidingRestriction: "smtpd_helo_required"))
+            let decision = RecipientDecision(verdict: .reject(refusal), decidingRestriction: "smtpd_helo_required")
+            outcome.note(decision)
+            observer?.decided(mail: decision)
             return .refuse(Self.milterReply(refusal))
         }
         return .continue

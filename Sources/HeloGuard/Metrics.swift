@@ -165,6 +165,10 @@ public final class HeloGuardMetrics: SessionObserver, Sendable {
         countDecision(decision)
     }
 
+    public func decided(mail decision: RecipientDecision) {
+        countDecision(decision)
+    }
+
     public func decided(recipient: String, _ decision: RecipientDecision) {
         switch decision.verdict {
         case .reject: rejected.increment()

@@ -8,4 +8,10 @@ public protocol SessionObserver: AnyObject {
     func decided(helo argument: String, _ decision: RecipientDecision)
     /// The decision for one RCPT TO (`recipient` as the MTA gave it).
     func decided(recipient: String, _ decision: RecipientDecision)
+    /// MAIL FROM was refused (`smtpd_helo_required`); the MTA asks about no recipient.
+    func decided(mail decision: RecipientDecision)
+}
+
+extension SessionObserver {
+    public func decided(mail decision: RecipientDecision) {}
 }

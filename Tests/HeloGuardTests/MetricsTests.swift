@@ -50,10 +50,16 @@ struct MetricsTests {
         metrics.reloaded(RuntimeConfiguration(path: "test.conf", loaded: dry.loaded, generation: 2, resolver: UnavailableResolver()))
         Self.connection(metrics, dry, helo: "foo")
         metrics.reloaded(nil)
+        // smtpd_helo_required: MAIL refused, no recipient asked about.
+        let required = try Self.configuration(Self.config + "smtpd_helo_required = yes\n")
+        let session = MeteredSession(session: HeloGuardSession(configuration: required, log: CollectedLog()), metrics: metrics)
+        _ = session.connect(client: MilterClient(hostname: "[192.0.2.9]", address: "192.0.2.9", family: .inet4), context: RecordingContext())
+        _ = session.mail(["<a@example.org>"], context: RecordingContext())
 
         let text = metrics.exposition()
         let expected: [(String, Double)] = [
-            ("heloguard_sessions_total", 6),
+            ("heloguard_sessions_total", 7),
+            ("heloguard_restriction_decisions_total{restriction=\"smtpd_helo_required\",verdict=\"reject\",enforced=\"true\"}", 1),
             ("heloguard_recipients_total{verdict=\"reject\"}", 3),
             ("heloguard_recipients_total{verdict=\"accept\"}", 2),
             ("heloguard_recipients_total{verdict=\"hold\"}", 1),
