@@ -18,6 +18,11 @@ let package = Package(
         // Already required by postgres-nio; named here for its no-op log handler (postgres-nio
         // wants a Logger, heloguard logs through its own MailLog).
         .package(url: "https://github.com/apple/swift-log.git", from: "1.5.3"),
+        // Prometheus metrics: the registry and its text exposition.
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
+        // Already required by postgres-nio; named here for NIOHTTP1 (the /metrics endpoint runs
+        // on the event loop group postgres-nio uses, no web framework).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.65.0"),
     ],
     targets: [
         // The only code that includes <pcre2.h>: PCRE2 names its functions through macros
@@ -75,9 +80,15 @@ let package = Package(
         // with its client, as an MTA would.
         .target(
             name: "HeloGuard",
-            dependencies: ["HeloPolicy", "HeloDNS", "HeloState", "HeloStatePostgres", "MilterKit", "MilterTesting"]
+            dependencies: [
+                "HeloPolicy", "HeloDNS", "HeloState", "HeloStatePostgres", "MilterKit", "MilterTesting",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
-        // Test support: the MTA side of the milter protocol and a recording milter context.
+        // Test support: the MTA side of the milter protocol.
         .target(
             name: "MilterTesting",
             dependencies: ["MilterKit"]

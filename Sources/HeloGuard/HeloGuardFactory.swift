@@ -43,6 +43,8 @@ public struct HeloGuardFactory: MilterHandlerFactory {
     }
 
     public func makeHandler() -> any MilterHandler {
-        HeloGuardSession(configuration: store.current, log: log)
+        let session = HeloGuardSession(configuration: store.current, log: log)
+        guard let metrics = HeloGuardMetrics.current else { return session }
+        return MeteredSession(session: session, metrics: metrics)
     }
 }

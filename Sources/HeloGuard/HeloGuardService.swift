@@ -117,6 +117,13 @@ public struct HeloGuardService: Sendable {
 
         // The resolver's and the state store's threads start only now, in the detached process.
         Self.startThreads(of: store.current, log: log)
+        if let failure = Self.startMetrics(store: store, version: options.version, log: log) {
+            log.error(failure + "; not starting")
+            if !options.foreground { startupErrors.error(failure) }
+            store.current.penalties.shutdown(timeout: .seconds(2))
+            Self.removeFiles(socket: socket, pidFile: options.pidFile)
+            return 1
+        }
 
         // Under systemd (Type=notify) only; nil otherwise.
         let systemd = SystemdNotifier.fromEnvironment(log: log)
@@ -125,6 +132,7 @@ public struct HeloGuardService: Sendable {
             defer { systemd?.reloaded(status: "serving on \(socket) with configuration #\(store.current.generation)") }
             do throws(ConfigError) {
                 let next = try store.reload()
+                HeloGuardMetrics.current?.reloaded(next)
                 log.info("reload: \(store.path) loaded (configuration #\(next.generation)); new connections use it")
                 Self.logDiagnostics(next.loaded.diagnostics, to: log)
                 Self.startThreads(of: next, log: log)
@@ -135,6 +143,7 @@ public struct HeloGuardService: Sendable {
                 // reloads rather than piling up threads.
                 next.penalties.refresh()
             } catch {
+                HeloGuardMetrics.current?.reloaded(nil)
                 log.error("reload refused: \(error.diagnostics.filter { $0.severity == .error }.map(\.description).joined(separator: "; ")); keeping the previous configuration")
             }
         }, stop: { signal in

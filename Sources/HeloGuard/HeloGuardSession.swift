@@ -20,6 +20,8 @@ public final class HeloGuardSession: MilterHandler {
 
     public let configuration: RuntimeConfiguration
     private let log: any MailLog
+    /// Sees every decision this session makes (`heloguard test`, the metrics); nil: nobody.
+    public var observer: (any SessionObserver)?
     /// The policy engine with this session's DNS answers: made anew for each new HELO name, so
     /// every recipient (and a repeated EHLO with the same name) reuses the answers found at HELO.
     private var engine: HeloPolicyEngine
@@ -94,6 +96,7 @@ public final class HeloGuardSession: MilterHandler {
         // Delayed rejection off: decide now. Postfix would refuse the HELO command itself; a
         // milter cannot (the MTA answers 250 and applies our reply to MAIL and later commands).
         let result = engine.checkHelo(argument: name, facts: facts)
+        observer?.decided(helo: name, result.decision)
         writeEvents(result.decision.events, command: "HELO", queueID: "NOQUEUE", recipient: nil, helo: name)
         carryOut(result.decision)
         if let reply = result.decision.verdict.reply {
@@ -113,7 +116,9 @@ public final class HeloGuardSession: MilterHandler {
         guard connected else { return .tempfail(Self.internalErrorReply) }
         if let refusal = engine.checkMail(facts) {
             log.info("NOQUEUE: reject: MAIL from \(facts.clientNameAndAddress): \(refusal.line);\(envelope(recipient: nil, helo: storedHelo))")
-            outcome.note(RecipientDecision(verdict: .reject(refusal), decidingRestriction: "smtpd_helo_required"))
+            let decision = RecipientDecision(verdict: .reject(refusal), decidingRestriction: "smtpd_helo_required")
+            outcome.note(decision)
+            observer?.decided(mail: decision)
             return .refuse(Self.milterReply(refusal))
         }
         return acceptsWholeMessage() ? .accept : .continue
@@ -128,6 +133,7 @@ public final class HeloGuardSession: MilterHandler {
               let decision = engine.decideForEveryRecipient(facts: facts, heloDeferral: heloDeferral),
               decision.isPlainAcceptance else { return false }
         outcome.note(decision)
+        observer?.acceptedWholeMessage(decision)
         return true
     }
 
@@ -137,6 +143,7 @@ public final class HeloGuardSession: MilterHandler {
             return .tempfail(Self.internalErrorReply)
         }
         let decision = engine.decide(recipient: recipient, facts: facts, heloDeferral: heloDeferral)
+        observer?.decided(recipient: recipient, decision)
         let queueID = context.macro("i").flatMap { $0.isEmpty ? nil : $0 } ?? "NOQUEUE"
         writeEvents(decision.events, command: "RCPT", queueID: queueID, recipient: RecipientAddress.bare(recipient),
                     helo: storedHelo)
@@ -268,19 +275,22 @@ public final class HeloGuardSession: MilterHandler {
 }
 
 /// The worst verdict over a connection's recipients, as the HELO log records it: `reject` over
-/// `defer` over `accept` (a discard counts as accepted), `none` when no recipient was decided;
-/// with the restriction that decided the worst one.
+/// `defer` over `would-reject` over `would-defer` (the refusals `dry_run = yes` did not give)
+/// over `accept` (a discard counts as accepted), `none` when no recipient was decided; with the
+/// restriction that decided the worst one.
 struct ConnectionOutcome {
-    private(set) var verdict = "none"
+    private(set) var verdict = HeloLogVerdict.none
     private(set) var restriction: String?
     private var rank = 0
 
     mutating func note(_ decision: RecipientDecision) {
         let (word, rank): (String, Int)
-        switch decision.verdict {
-        case .reject: (word, rank) = ("reject", 3)
-        case .defer: (word, rank) = ("defer", 2)
-        case .accept, .discard: (word, rank) = ("accept", 1)
+        switch (decision.verdict, decision.wouldBe) {
+        case (.reject, _): (word, rank) = (HeloLogVerdict.reject, 5)
+        case (.defer, _): (word, rank) = (HeloLogVerdict.deferred, 4)
+        case (_, .reject?): (word, rank) = (HeloLogVerdict.wouldReject, 3)
+        case (_, .defer?): (word, rank) = (HeloLogVerdict.wouldDefer, 2)
+        case (.accept, _), (.discard, _): (word, rank) = (HeloLogVerdict.accept, 1)
         }
         guard rank > self.rank else { return }
         self.rank = rank

@@ -141,6 +141,7 @@ public final class PenaltyService: PenaltyLookup, Sendable {
             return entry
         }
         writer?.submit(.upsertPenalty(entry))
+        HeloGuardMetrics.current?.penalized.increment()
         return entry
     }
 

@@ -48,7 +48,9 @@ final class SessionResolver: HeloResolver {
         let clock = ContinuousClock()
         let started = clock.now
         let answer = upstream.lookup(name, type: type)
-        let tookDeadline = clock.now - started >= timeoutThreshold
+        let took = clock.now - started
+        let tookDeadline = took >= timeoutThreshold
+        HeloGuardMetrics.current?.dnsLookup(answer, took: took, timedOut: tookDeadline)
         state.withLock { state in
             state.answers[question] = answer
             if case .temporaryFailure = answer, tookDeadline { state.timedOut = true }

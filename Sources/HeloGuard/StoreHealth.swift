@@ -91,6 +91,7 @@ final class StoreHealth: StateStore {
             noteSuccess(verb)
             return value
         } catch {
+            HeloGuardMetrics.current?.stateStoreErrors.increment()
             if let failure = error as? PostgresStoreError, failure.isConfigurationProblem {
                 noteMisconfigured("\(failure)")
                 throw StoreHealthError.waiting("\(failure)")

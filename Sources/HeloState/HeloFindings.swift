@@ -212,6 +212,8 @@ public struct HeloReport: Sendable, Hashable {
     public var rotatingClients: [RotatingClientFinding]
     /// Restrictions with the most refusals first.
     public var rejectedHelos: [RestrictionRejections]
+    /// The same for the refusals `dry_run = yes` logged and did not give.
+    public var wouldRejectHelos: [RestrictionRejections]
     public var providerClaims: [ProviderClaimFinding]
     /// Connections in the period that gave a provider's name from a client without a reverse
     /// name: they can neither confirm nor refute the claim, so they are not judged.
@@ -227,13 +229,16 @@ public struct HeloReport: Sendable, Hashable {
                 rotating: try store.rotatingClients(since: options.since, minNames: options.minNames, limit: options.limit),
                 rejected: try store.rejectedHelos(since: options.since, limitPerRestriction: options.limit),
                 sightings: try store.providerNameSightings(since: options.since,
-                                                           domains: options.providers.flatMap(\.domains)))
+                                                           domains: options.providers.flatMap(\.domains)),
+                wouldReject: try store.rejectedHelos(since: options.since, limitPerRestriction: options.limit,
+                                                     verdict: HeloLogVerdict.wouldReject))
         }
     }
 
     /// Judges raw rows; pure.
     public init(options: HeloReportOptions, summary: HeloLogSummary, shared: [SharedHeloRow],
-                rotating: [RotatingClientRow], rejected: [RejectedHeloRow], sightings: [ProviderNameRow]) {
+                rotating: [RotatingClientRow], rejected: [RejectedHeloRow], sightings: [ProviderNameRow],
+                wouldReject: [RejectedHeloRow] = []) {
         self.options = options
         self.summary = summary
         let claims = Self.judgeClaims(sightings, providers: options.providers, limit: options.limit)
@@ -242,9 +247,15 @@ public struct HeloReport: Sendable, Hashable {
         let vouched = claims.vouched
         sharedNames = shared.map { Self.judge($0, vouched: vouched) }
         rotatingClients = rotating.map { Self.judge($0, vouched: vouched) }
-        rejectedHelos = Dictionary(grouping: rejected, by: \.restriction)
+        rejectedHelos = Self.grouped(rejected, vouched: vouched)
+        wouldRejectHelos = Self.grouped(wouldReject, vouched: vouched)
+    }
+
+    /// Refused names per restriction, the restriction with the most refusals first.
+    private static func grouped(_ rows: [RejectedHeloRow], vouched: [String: Voucher]) -> [RestrictionRejections] {
+        Dictionary(grouping: rows, by: \.restriction)
             .map { restriction, rows in
-                let names = rows.map { Self.judge($0, vouched: vouched) }
+                let names = rows.map { judge($0, vouched: vouched) }
                 return RestrictionRejections(restriction: restriction, rejections: rows.reduce(0) { $0 + $1.rejections },
                                              names: names)
             }

@@ -126,9 +126,11 @@ public protocol HeloLogStatistics: Sendable {
     /// then most connections, then by address; at most `limit` rows.
     func rotatingClients(since: Date?, minNames: Int, limit: Int) throws -> [RotatingClientRow]
 
-    /// Refused HELO names per deciding restriction: at most `limitPerRestriction` names per
-    /// restriction, most refusals first, then by name; restrictions in name order.
-    func rejectedHelos(since: Date?, limitPerRestriction: Int) throws -> [RejectedHeloRow]
+    /// Refused HELO names per deciding restriction — records whose verdict is `verdict`
+    /// (``HeloLogVerdict/reject``, or ``HeloLogVerdict/wouldReject`` for the refusals a dry run
+    /// did not give): at most `limitPerRestriction` names per restriction, most refusals first,
+    /// then by name; restrictions in name order.
+    func rejectedHelos(since: Date?, limitPerRestriction: Int, verdict: String) throws -> [RejectedHeloRow]
 
     /// Every (HELO name, client, reverse name) whose HELO name is one of `domains` or inside one
     /// (``ProviderDomain/contains(_:in:)``), over the whole log, with the period's count alongside.
@@ -141,6 +143,11 @@ public protocol HeloLogStatistics: Sendable {
 
 extension HeloLogStatistics {
     public func readingConsistently<T>(_ body: () throws -> T) throws -> T { try body() }
+
+    /// The HELO names refused (enforced) per deciding restriction.
+    public func rejectedHelos(since: Date?, limitPerRestriction: Int) throws -> [RejectedHeloRow] {
+        try rejectedHelos(since: since, limitPerRestriction: limitPerRestriction, verdict: HeloLogVerdict.reject)
+    }
 }
 
 /// Name-in-domain matching for provider names, shared by every store and the report so they agree.

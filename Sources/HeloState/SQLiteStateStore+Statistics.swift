@@ -58,7 +58,7 @@ extension SQLiteStateStore: HeloLogStatistics {
         }
     }
 
-    public func rejectedHelos(since: Date?, limitPerRestriction: Int) throws -> [RejectedHeloRow] {
+    public func rejectedHelos(since: Date?, limitPerRestriction: Int, verdict: String) throws -> [RejectedHeloRow] {
         try withConnection("count the refused HELO names") { db throws(SQLiteFailure) in
             var rows: [RejectedHeloRow] = []
             try db.run("""
@@ -66,11 +66,11 @@ extension SQLiteStateStore: HeloLogStatistics {
                     SELECT restriction, helo, count(*) AS rejections, count(DISTINCT client) AS clients,
                            row_number() OVER (PARTITION BY restriction ORDER BY count(*) DESC, helo) AS rank
                     FROM helo_log
-                    WHERE restriction IS NOT NULL AND verdict = 'reject' AND time >= ?
+                    WHERE restriction IS NOT NULL AND verdict = ? AND time >= ?
                     GROUP BY restriction, helo
                 ) AS ranked
                 WHERE rank <= ? ORDER BY restriction, rank
-                """, [Self.periodStart(since), .integer(Int64(max(0, limitPerRestriction)))]) { row in
+                """, [.text(verdict), Self.periodStart(since), .integer(Int64(max(0, limitPerRestriction)))]) { row in
                 rows.append(RejectedHeloRow(restriction: row.text(0) ?? "", helo: row.text(1) ?? "",
                                             rejections: Int(row.integer(2)), clients: Int(row.integer(3))))
             }

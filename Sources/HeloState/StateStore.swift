@@ -8,7 +8,7 @@ public struct HeloLogRecord: Sendable, Hashable {
     public var time: Date
     public var client: IPAddress
     public var helo: String
-    /// The outcome as logged, e.g. `accept`, `reject`, `defer`.
+    /// The outcome as logged: one of ``HeloLogVerdict``'s words.
     public var verdict: String
     /// The restriction that decided, e.g. `reject_impersonating_helo`; nil when none did.
     public var restriction: String?
@@ -26,6 +26,19 @@ public struct HeloLogRecord: Sendable, Hashable {
         self.restriction = restriction
         self.clientName = clientName
     }
+}
+
+/// The words the HELO log's `verdict` column holds.
+public enum HeloLogVerdict {
+    public static let accept = "accept"
+    public static let reject = "reject"
+    public static let deferred = "defer"
+    /// `dry_run = yes`: the restrictions refused (5xx), heloguard accepted and logged a warning.
+    public static let wouldReject = "would-reject"
+    /// `dry_run = yes`: the restrictions deferred (4xx), heloguard accepted and logged a warning.
+    public static let wouldDefer = "would-defer"
+    /// No recipient was decided (the client left before RCPT TO).
+    public static let none = "none"
 }
 
 /// One write for a store; a ``StateWriter`` hands them over in batches, each batch in one transaction.

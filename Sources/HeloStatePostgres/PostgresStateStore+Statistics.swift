@@ -84,7 +84,7 @@ extension PostgresStateStore: HeloLogStatistics {
         }
     }
 
-    public func rejectedHelos(since: Date?, limitPerRestriction: Int) throws -> [RejectedHeloRow] {
+    public func rejectedHelos(since: Date?, limitPerRestriction: Int, verdict: String) throws -> [RejectedHeloRow] {
         try statistics("count the refused HELO names") { session in
             let result = try session.run(["""
                 SELECT restriction, helo, rejections, clients FROM (
@@ -92,7 +92,7 @@ extension PostgresStateStore: HeloLogStatistics {
                            row_number() OVER (PARTITION BY restriction
                                               ORDER BY count(*) DESC, helo COLLATE "C") AS place
                     FROM helo_log
-                    WHERE restriction IS NOT NULL AND verdict = 'reject' AND time >= \(Self.periodStart(since))
+                    WHERE restriction IS NOT NULL AND verdict = \(verdict) AND time >= \(Self.periodStart(since))
                     GROUP BY restriction, helo
                 ) AS ranked
                 WHERE place <= \(Int64(max(0, limitPerRestriction)))

@@ -34,12 +34,11 @@ enum StatsRendering {
         }
         out += section("Most refused HELO names per restriction", isEmpty: report.rejectedHelos.isEmpty,
                        empty: "no HELO name was refused \(period)") {
-            report.rejectedHelos.flatMap { group in
-                ["\(visible(group.restriction)): \(group.rejections) refusals of the names below"]
-                    + table(["HELO", "REFUSALS", "CLIENTS"], numericFrom: 1, group.names.map {
-                        [visible($0.usage.helo), String($0.usage.rejections), String($0.usage.clients)]
-                    }).map { "  " + $0 }
-                    + suggestionBlock(group.names.map { (visible($0.usage.helo), $0.suggestion, nil) })
+            refusalGroups(report.rejectedHelos, noun: "refusals")
+        }
+        if !report.wouldRejectHelos.isEmpty {
+            out += section("Would-be refusals per restriction (dry_run = yes: logged, not enforced)", isEmpty: false, empty: "") {
+                refusalGroups(report.wouldRejectHelos, noun: "would-be refusals")
             }
         }
         out += section("Provider names from clients whose reverse name is elsewhere", isEmpty: report.providerClaims.isEmpty,
@@ -55,6 +54,17 @@ enum StatsRendering {
     }
 
     /// A section: a blank line and its heading, then `empty` when it has no findings, else `body`.
+    /// Refused names grouped by restriction, each group with its table lines.
+    private static func refusalGroups(_ groups: [RestrictionRejections], noun: String) -> [String] {
+        groups.flatMap { group in
+            ["\(visible(group.restriction)): \(group.rejections) \(noun) of the names below"]
+                + table(["HELO", "REFUSALS", "CLIENTS"], numericFrom: 1, group.names.map {
+                    [visible($0.usage.helo), String($0.usage.rejections), String($0.usage.clients)]
+                }).map { "  " + $0 }
+                + suggestionBlock(group.names.map { (visible($0.usage.helo), $0.suggestion, nil) })
+        }
+    }
+
     private static func section(_ heading: String, isEmpty: Bool, empty: String, _ body: () -> [String]) -> [String] {
         ["", "== \(heading) =="] + (isEmpty ? [empty] : body())
     }
@@ -140,6 +150,14 @@ enum StatsRendering {
         func suggestion(_ value: TableSuggestion) -> [String: Any] {
             ["line": optional(value.line), "table": optional(value.table?.rawValue), "caution": optional(value.caution)]
         }
+        func refusalGroupsJSON(_ groups: [RestrictionRejections]) -> [[String: Any]] {
+            groups.map { group in
+                ["restriction": group.restriction, "rejections": group.rejections, "names": group.names.map {
+                    ["helo": $0.usage.helo, "rejections": $0.usage.rejections, "clients": $0.usage.clients,
+                     "suggestion": suggestion($0.suggestion)]
+                }]
+            }
+        }
         let summary = report.summary
         let object: [String: Any] = [
             "records": summary.records,
@@ -164,12 +182,8 @@ enum StatsRendering {
                  "exclusive_names": $0.usage.exclusiveNames, "names_in_line": $0.namesInLine,
                  "suggestion": suggestion($0.suggestion)]
             },
-            "rejected_helos": report.rejectedHelos.map { group in
-                ["restriction": group.restriction, "rejections": group.rejections, "names": group.names.map {
-                    ["helo": $0.usage.helo, "rejections": $0.usage.rejections, "clients": $0.usage.clients,
-                     "suggestion": suggestion($0.suggestion)]
-                }]
-            },
+            "rejected_helos": refusalGroupsJSON(report.rejectedHelos),
+            "would_reject_helos": refusalGroupsJSON(report.wouldRejectHelos),
             "provider_claims": report.providerClaims.map {
                 ["helo": $0.helo, "provider": $0.provider, "clients": $0.clients, "connections": $0.connections,
                  "provider_reverse_name": optional($0.providerReverseName), "suggestion": suggestion($0.suggestion),

@@ -3,7 +3,9 @@ import HeloGuard
 import HeloPolicy
 
 /// `heloguard test`: what would each recipient get if this client said this HELO? Plays one
-/// SMTP session through the rule core with the given configuration, no MTA needed.
+/// SMTP session through the milter's own session code (``SessionRehearsal``) with the given
+/// configuration, no MTA needed: the penalty box is consulted (read only) and DNS asked as the
+/// milter asks it.
 struct TestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "test",
@@ -12,7 +14,8 @@ struct TestCommand: ParsableCommand {
             Plain output is one line per recipient, `RCPT <recipient>: <reply>` (`250 2.1.5 Ok` when \
             accepted). With smtpd_delay_reject = no, each refused HELO first gets a \
             `HELO <name>: <reply>` line. --json prints {"recipients":[{"recipient","action","reply","restriction"}]}. \
-            --explain prints every restriction evaluated and what it found.
+            --explain prints every restriction evaluated and what it found. The penalty box of the \
+            configured state store is consulted, never changed (--no-penalty-box: as if it were empty).
             """
     )
 
@@ -45,6 +48,9 @@ struct TestCommand: ParsableCommand {
     @Flag(help: "Print every restriction evaluated and what it found.")
     var explain = false
 
+    @Flag(name: .customLong("no-penalty-box"), help: "Test as if the penalty box were empty (it is never changed either way).")
+    var noPenaltyBox = false
+
     func validate() throws {
         if recipients.isEmpty { throw ValidationError("give at least one --rcpt") }
         if IPAddress(client) == nil { throw ValidationError("--client must be an IPv4 or IPv6 address, not \"\(client)\"") }
@@ -52,29 +58,25 @@ struct TestCommand: ParsableCommand {
     }
 
     func run() throws {
-        let policy: PolicyConfig
-        do throws(ConfigError) {
-            if let path = options.config {
-                let loaded = try ConfigurationLoader.load(path: path, environment: .system)
-                for diagnostic in loaded.diagnostics where diagnostic.severity == .error { Output.error(diagnostic.description) }
-                policy = loaded.policy
-            } else if ConfigurationLoader.fileExists(ConfigOption.defaultPath) {
-                policy = try ConfigurationLoader.load(path: ConfigOption.defaultPath, environment: .system).policy
-            } else {
-                Output.error("note: \(ConfigOption.defaultPath) not found; using built-in defaults (no HELO restrictions)")
-                policy = try ConfigurationLoader.load(text: "", file: "(built-in defaults)").policy
-            }
-        } catch {
-            for diagnostic in error.diagnostics { Output.error(diagnostic.description) }
-            throw ExitCode(1)
-        }
+        let (path, loaded) = try loadConfiguration()
+        let policy = loaded.policy
         // DNS restrictions ask the configured servers (dns_servers), as the milter would.
-        let resolver = SharedResolver(settings: policy.dns)
-        if let problem = resolver.prepare() { Output.error("warning: \(problem); DNS lookups fail temporarily") }
-        let engine = HeloPolicyEngine(config: policy, resolver: resolver)
+        let resolver = ResolverSetup.unbound(policy.dns)
+        if let problem = (resolver.resolver as? SharedResolver)?.prepare() {
+            Output.error("warning: \(problem); DNS lookups fail temporarily")
+        }
+        let penalties: PenaltyService
+        if noPenaltyBox {
+            penalties = PenaltyService.inMemory(settings: policy.state)
+        } else {
+            let snapshot = PenaltyService.snapshot(settings: policy.state, log: StderrLog())
+            if let problem = snapshot.problem { Output.error("warning: \(problem); testing with an empty penalty box") }
+            penalties = snapshot.service
+        }
+        let configuration = RuntimeConfiguration(path: path, loaded: loaded, generation: 1, resolver: resolver, penalties: penalties)
         let script = SessionScript(clientAddress: client, clientName: clientName, helos: helos, saslUsername: saslUser,
                                    sender: sender, smtputf8: smtputf8, recipients: recipients)
-        let outcome = engine.play(script)
+        let outcome = SessionRehearsal.play(script, configuration: configuration).outcome
         if json {
             Output.write(OutcomeRendering.json(outcome))
         } else if explain {
@@ -83,5 +85,24 @@ struct TestCommand: ParsableCommand {
             Output.write(OutcomeRendering.plain(outcome))
         }
         Output.flush()
+    }
+
+    /// The configuration named, else the default file, else built-in defaults; errors exit 1.
+    private func loadConfiguration() throws -> (String, LoadedConfiguration) {
+        do throws(ConfigError) {
+            if let path = options.config {
+                let loaded = try ConfigurationLoader.load(path: path, environment: .system)
+                for diagnostic in loaded.diagnostics where diagnostic.severity == .error { Output.error(diagnostic.description) }
+                return (path, loaded)
+            } else if ConfigurationLoader.fileExists(ConfigOption.defaultPath) {
+                return (ConfigOption.defaultPath, try ConfigurationLoader.load(path: ConfigOption.defaultPath, environment: .system))
+            } else {
+                Output.error("note: \(ConfigOption.defaultPath) not found; using built-in defaults (no HELO restrictions)")
+                return ("(built-in defaults)", try ConfigurationLoader.load(text: "", file: "(built-in defaults)"))
+            }
+        } catch {
+            for diagnostic in error.diagnostics { Output.error(diagnostic.description) }
+            throw ExitCode(1)
+        }
     }
 }

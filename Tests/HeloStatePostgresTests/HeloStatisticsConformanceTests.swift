@@ -279,4 +279,24 @@ struct HeloStatisticsConformanceTests {
                                                                     "relay.example.net example.net"])
         }
     }
+
+    @Test("dry run: would-be refusals are reported apart, never among the enforced ones", arguments: StoreKind.allCases)
+    func wouldBeRefusals(_ kind: StoreKind) throws {
+        try Self.withSeededStore(kind) { store throws in
+            let enforced = try Self.report(store).rejectedHelos
+            try store.appendHeloLog([
+                Self.record("198.51.100.1", "dry.example", HeloLogVerdict.wouldReject, "reject_non_fqdn_helo_hostname"),
+                Self.record("198.51.100.2", "dry.example", HeloLogVerdict.wouldReject, "reject_non_fqdn_helo_hostname"),
+                Self.record("198.51.100.3", "ylmf-pc", HeloLogVerdict.wouldReject, Self.unknown),
+                Self.record("198.51.100.4", "later.example", HeloLogVerdict.wouldDefer, Self.unknown),
+            ])
+            let report = try Self.report(store)
+            #expect(report.rejectedHelos == enforced)
+            #expect(report.wouldRejectHelos.map(\.restriction) == ["reject_non_fqdn_helo_hostname", Self.unknown])
+            #expect(report.wouldRejectHelos.flatMap(\.names).map(\.usage) == [
+                RejectedHeloRow(restriction: "reject_non_fqdn_helo_hostname", helo: "dry.example", rejections: 2, clients: 2),
+                RejectedHeloRow(restriction: Self.unknown, helo: "ylmf-pc", rejections: 1, clients: 1),
+            ])
+        }
+    }
 }

@@ -51,14 +51,13 @@ enum HeloguardMilter {
 
     private static let arguments = ["run", "--foreground", "--config", "@DIR@/heloguard.conf", "--socket", "@SOCKET@"]
 
-    /// What `heloguard test` (the rule core, no MTA) says each recipient gets.
-    static func ruleCoreReplies(configPath: String, client: String, helos: [String], saslUser: String? = nil,
-                                recipients: [String]) throws -> [String] {
+    /// Runs `heloguard ARGUMENTS` to its end; its standard output, or an error with its
+    /// standard error when it exits non-zero.
+    @discardableResult
+    static func command(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["test", "--config", configPath, "--client", client, "--json"]
-            + helos.map { "--helo=" + $0 } + (saslUser.map { ["--sasl-user", $0] } ?? [])
-            + recipients.map { "--rcpt=" + $0 }
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         let errors = Pipe()
@@ -68,8 +67,17 @@ enum HeloguardMilter {
         let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw HarnessError("heloguard test \(process.arguments ?? []) failed: \(errorText)")
+            throw HarnessError("heloguard \(arguments) failed: \(errorText)")
         }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// What `heloguard test` (the milter's session code, no MTA) says each recipient gets.
+    static func ruleCoreReplies(configPath: String, client: String, helos: [String], saslUser: String? = nil,
+                                recipients: [String], extra: [String] = []) throws -> [String] {
+        let data = Data(try command(["test", "--config", configPath, "--client", client, "--json"]
+            + helos.map { "--helo=" + $0 } + (saslUser.map { ["--sasl-user", $0] } ?? [])
+            + recipients.map { "--rcpt=" + $0 } + extra).utf8)
         struct Outcome: Decodable {
             struct Recipient: Decodable { let action: String; let reply: String? }
             let recipients: [Recipient]

@@ -130,7 +130,7 @@ struct HeloguardProtocolTests {
         String(reply.unicodeScalars.map { $0.isASCII ? Character($0) : "?" })
     }
 
-    @Test("Milter replies equal the rule core's (`heloguard test`) for a corpus of HELOs, however long")
+    @Test("Milter replies equal `heloguard test`'s (the same session code, no MTA) for a corpus of HELOs, however long")
     func parity() throws {
         try HeloguardMilter.run(config: Self.config, files: Self.files) { milter in
             for helo in Self.corpus {
@@ -153,6 +153,63 @@ struct HeloguardProtocolTests {
                     }
                 }
             }
+        }
+    }
+
+    /// What each recipient of a played session got, as `heloguard test` reports it: the RCPT's
+    /// reply, or the MAIL refusal for every recipient when MAIL was refused.
+    static func recipientReplies(_ lines: [String], recipients: [String]) -> [String] {
+        let reply = { (line: String) in Self.joined(String(line.drop { $0 != ":" }.dropFirst(2))) }
+        guard let mail = lines.first, mail == mailOK else { return recipients.map { _ in reply(lines[0]) } }
+        return lines.dropFirst().map(reply)
+    }
+
+    @Test("`heloguard test --json` gives every session of this suite the milter's replies")
+    func testerAgreesWithTheMilter() throws {
+        let defaultMacros = SMTPSession().serverMacros
+        // The tester knows no MTA macros (j, {daemon_addr}) and logs in with PLAIN.
+        let expressible = Self.cases.filter { $0.session.serverMacros == defaultMacros && ($0.session.sasl?.type ?? "PLAIN") == "PLAIN" }
+        #expect(expressible.count >= Self.cases.count - 4)
+        try HeloguardMilter.run(config: Self.config, files: Self.files) { milter in
+            for testCase in expressible {
+                let client = try milter.client()
+                let lines = try testCase.session.play(on: client)
+                client.quit()
+                let session = testCase.session
+                let tester = try HeloguardMilter.ruleCoreReplies(configPath: milter.directory.path + "/heloguard.conf", client: session.client,
+                                                                 helos: session.helos, saslUser: session.sasl?.user, recipients: session.recipients)
+                #expect(tester == Self.recipientReplies(lines, recipients: session.recipients), "\(testCase.name)")
+            }
+        }
+    }
+
+    @Test("A client in the penalty box is refused by the milter and by `heloguard test`; --no-penalty-box ignores the box")
+    func boxedClientRefusedByBoth() throws {
+        let config = "smtpd_helo_restrictions = reject_penalized_client, reject_non_fqdn_helo_hostname\nstate_directory = @DIR@/state\n"
+        let boxed = "198.51.100.66"
+        try HeloguardMilter.run(config: config, prepare: { milter in
+            try HeloguardMilter.command(["penalty", "add", "--config", milter.directory.path + "/heloguard.conf", boxed,
+                                         "--reason", "spam trap hit"])
+        }) { milter in
+            let path = milter.directory.path + "/heloguard.conf"
+            for (client, refused) in [(boxed, true), ("198.51.100.67", false)] {
+                let mta = try milter.client()
+                let session = Self.session(helos: ["mail.example.net"], client: client)
+                let lines = try session.play(on: mta)
+                mta.quit()
+                let milterReplies = Self.recipientReplies(lines, recipients: session.recipients)
+                let tester = try HeloguardMilter.ruleCoreReplies(configPath: path, client: client, helos: session.helos,
+                                                                 recipients: session.recipients)
+                #expect(tester == milterReplies, "client \(client)")
+                #expect(milterReplies.allSatisfy { $0.hasPrefix("550 5.7.1 ") && $0.contains("spam trap hit; penalized until") } == refused,
+                        "client \(client): \(milterReplies)")
+                let ignoringBox = try HeloguardMilter.ruleCoreReplies(configPath: path, client: client, helos: session.helos,
+                                                                      recipients: session.recipients, extra: ["--no-penalty-box"])
+                #expect(ignoringBox == [Self.ok], "client \(client)")
+            }
+            // Read only: `heloguard test` boxed nobody and wrote no HELO log.
+            let listed = try HeloguardMilter.command(["penalty", "list", "--config", path])
+            #expect(listed.components(separatedBy: "\n").filter { $0.contains("198.51.100.") }.count == 1, "\(listed)")
         }
     }
 

@@ -52,6 +52,7 @@ import re
 import resource
 import sqlite3
 import statistics
+import urllib.request
 import subprocess
 import sys
 import time
@@ -79,6 +80,8 @@ def parse_arguments():
                         help="heloguard's configuration, HELO log and penalty box on")
     parser.add_argument("--config-state-off", required=True, type=Path,
                         help="the same restrictions with the HELO log and penalty box off")
+    parser.add_argument("--config-metrics-off", type=Path,
+                        help="--config with metrics_listen off: heloguard with metrics on vs off")
     parser.add_argument("--penalties", type=int, default=10000,
                         help="entries to pre-fill the penalty box with")
     parser.add_argument("--messages", type=int, default=1000, help="messages per measurement")
@@ -231,6 +234,9 @@ def prefill(database, count):
     now = int(time.time())
     db = sqlite3.connect(database, timeout=10)
     try:
+        # heloguard creates the file, then its tables: wait for them (a debug build is slow).
+        h.wait_until(lambda: db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'penalty'").fetchone()[0],
+                     10, interval=0.05, what=f"the penalty table in {database}")
         with db:
             db.executemany("INSERT OR REPLACE INTO penalty (key, reason, first_seen, expires, "
                            "offences) VALUES (?, ?, ?, ?, 1)",
@@ -320,6 +326,16 @@ def count_packets(tmp, heloguard, noop_socket, repeat=3):
     return lines
 
 
+def metrics_recipients(config):
+    """heloguard_recipients_total{verdict="accept"} from the endpoint `config` names."""
+    address = next(line.split("=", 1)[1].strip() for line in config.read_text().splitlines()
+                   if line.startswith("metrics_listen"))
+    with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    match = re.search(r'^heloguard_recipients_total\{verdict="accept"\} (\d+)$', text, re.M)
+    return match.group(1) if match else "no"
+
+
 def main():
     args = parse_arguments()
     h.enter_sandbox()
@@ -335,6 +351,11 @@ def main():
     heloguard.start()
     state_off = h.Heloguard(args.heloguard, args.config_state_off, tmp.path / "state-off.sock",
                             tmp.path / "state-off.log").start()
+    # The same configuration and state file with the metrics endpoint off.
+    metrics_off = None
+    if args.config_metrics_off:
+        metrics_off = h.Heloguard(args.heloguard, args.config_metrics_off, tmp.path / "metrics-off.sock",
+                                  tmp.path / "metrics-off.log").start()
     noop_socket = tmp.path / "noop.sock"
     noop = h.Daemon([args.noop_milter, f"unix:{noop_socket}"], tmp.path / "noop.log").start()
     h.wait_until(lambda: h.is_socket(noop_socket), 10, what="noop-milter's socket")
@@ -343,6 +364,8 @@ def main():
 
     variants = {"heloguard": heloguard.milter_spec, "state off": state_off.milter_spec,
                 "no-op": f"unix:{noop_socket}", "no milter": ""}
+    if metrics_off is not None:
+        variants["metrics off"] = metrics_off.milter_spec
     instances = {}
     for name, milters in variants.items():
         postfix = h.PrivatePostfix(tmp.path / re.sub(r"\W", "-", name))
@@ -433,7 +456,17 @@ def main():
            median["heloguard"] / median["state off"], paired("state off")),
         "milter: Postfix smtp-source, %d messages x %d runs (median) each, one per connection, "
         "%d sessions in parallel, unix sockets" % (args.messages, args.runs, args.sessions),
-    ] + packets
+    ]
+    if metrics_off is not None:
+        scraped = metrics_recipients(args.config)
+        lines.insert(3, "milter: metrics (metrics_listen) on %.1f messages/s, off %.1f messages/s; ratio "
+                     "on/off %.3f (target >= 0.98), median of per-round ratios %.3f; the endpoint "
+                     "counted %s accepted recipients (%d sent)"
+                     % (median["heloguard"], median["metrics off"], median["heloguard"] / median["metrics off"],
+                        paired("metrics off"), scraped, sent["heloguard"]))
+        if metrics_off.terminate() != 0:
+            raise h.HarnessError(f"heloguard (metrics off) did not exit 0:\n{metrics_off.log()}")
+    lines += packets
     if args.summary:
         args.summary.write_text("\n".join(lines) + "\n")
     else:

@@ -146,7 +146,7 @@ public enum ConfigurationLoader {
         let policy = PolicyConfig(
             heloRestrictions: heloRestrictions, restrictionClasses: classes,
             heloRequired: flag("smtpd_helo_required", false), delayReject: flag("smtpd_delay_reject", true),
-            softBounce: flag("soft_bounce", false), codes: codes,
+            dryRun: flag("dry_run", false), softBounce: flag("soft_bounce", false), codes: codes,
             accessMapsMatchParentDomains: KnownParameters.parentDomainMatchesSubdomains("smtpd_access_maps", in: parameters),
             myNetworks: networks, impersonation: impersonation, unknownHeloTempfailAction: tempfail,
             nullAccessLookupKey: parameters.value("smtpd_null_access_lookup_key"),

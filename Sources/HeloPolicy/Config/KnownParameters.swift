@@ -34,6 +34,8 @@ public enum KnownParameters {
         case positiveInteger
         /// `dns_servers`: addresses with optional ports (see ``DNSServerList``).
         case dnsServers
+        /// `metrics_listen`: empty, or `host:port` (see ``ListenAddress``).
+        case listenAddress
     }
 
     public struct Parameter: Sendable, Hashable {
@@ -61,6 +63,8 @@ public enum KnownParameters {
         Parameter(name: "smtpd_helo_restrictions", defaultValue: "", kind: .text),
         Parameter(name: "smtpd_helo_required", defaultValue: "no", kind: .boolean),
         Parameter(name: "smtpd_delay_reject", defaultValue: "yes", kind: .boolean),
+        // heloguard's own: log every refusal as a warning (reject_warning) and accept instead.
+        Parameter(name: "dry_run", defaultValue: "no", kind: .boolean),
         Parameter(name: "mynetworks", defaultValue: nil, kind: .text),
         Parameter(name: "mynetworks_style", defaultValue: "host", kind: .mynetworksStyle),
         Parameter(name: "parent_domain_matches_subdomains", defaultValue: defaultParentDomainMatchesSubdomains, kind: .text),
@@ -116,6 +120,8 @@ public enum KnownParameters {
         Parameter(name: "helo_log", defaultValue: "yes", kind: .boolean),
         Parameter(name: "helo_log_sample", defaultValue: "1", kind: .positiveInteger),
         Parameter(name: "helo_log_retention", defaultValue: "30d", kind: .time),
+        // heloguard's own: the Prometheus endpoint (GET /metrics); empty = off. Read at start.
+        Parameter(name: "metrics_listen", defaultValue: "", kind: .listenAddress),
     ]
 
     public static let byName: [String: Parameter] =
@@ -291,6 +297,10 @@ public enum KnownParameters {
             case .dnsServers:
                 for problem in DNSServerList.parse(value).problems {
                     diagnostics.append(.error(location, "\(parameter.name): \(problem)"))
+                }
+            case .listenAddress:
+                if !value.isEmpty, case .failure(let problem) = ListenAddress.parse(value) {
+                    diagnostics.append(.error(location, "bad \(parameter.name): \(problem)"))
                 }
             case .text, .rawText:
                 break

@@ -105,6 +105,9 @@ public struct RecipientDecision: Sendable, Hashable {
     /// Set when this refusal puts the client into the penalty box (only ever with a 5xx
     /// `reject` verdict); the session carries it out.
     public var penalty: PenaltyRequest?
+    /// `dry_run = yes`: the refusal the restrictions decided and heloguard did not give
+    /// (``verdict`` is then `accept`); nil when the verdict is enforced.
+    public var wouldBe: Verdict?
 
     public init(
         verdict: Verdict, decidingRestriction: String? = nil, actions: MessageActions = MessageActions(),
@@ -116,6 +119,25 @@ public struct RecipientDecision: Sendable, Hashable {
         self.actions = actions
         self.events = events
         self.trace = trace
+    }
+
+    /// The decision as `dry_run = yes` carries it out: a refusal is not given but logged as
+    /// Postfix logs `warn_if_reject` (`reject_warning: ...` with the reply that would have
+    /// been given), the recipient is accepted and nobody is boxed. Anything else is unchanged.
+    public func unenforced() -> RecipientDecision {
+        guard let reply = verdict.reply else { return self }
+        var decision = self
+        decision.wouldBe = verdict
+        decision.verdict = .accept
+        decision.penalty = nil
+        var warned = false
+        decision.events = events.map { event in
+            guard event.kind == .reject else { return event }
+            warned = true
+            return PolicyLogEvent(.rejectWarning, event.text)
+        }
+        if !warned { decision.events.append(PolicyLogEvent(.rejectWarning, reply.line)) }
+        return decision
     }
 
     /// The word `heloguard test --json` reports: accept, reject, defer, discard or hold.

@@ -18,8 +18,13 @@ public struct HeloPolicyEngine: Sendable {
     /// accepted.
     public static let heloRequiredReply = SMTPReply(verbatim: "503 5.5.1 Error: send HELO/EHLO first")
 
-    /// MAIL FROM: refused only by `smtpd_helo_required`.
+    /// MAIL FROM: refused only by `smtpd_helo_required`. Never with `dry_run = yes`: the
+    /// would-be refusal is then reported (and logged as a warning) at each recipient instead.
     public func checkMail(_ facts: SessionFacts) -> SMTPReply? {
+        config.dryRun ? nil : mailRefusal(facts)
+    }
+
+    private func mailRefusal(_ facts: SessionFacts) -> SMTPReply? {
         config.heloRequired && facts.heloArgument == nil ? Self.heloRequiredReply : nil
     }
 
@@ -28,6 +33,12 @@ public struct HeloPolicyEngine: Sendable {
     /// in `pendingDeferral` and applied to every recipient later. With delayed rejection on,
     /// nothing is checked now.
     public func checkHelo(argument: String, facts: SessionFacts) -> HeloStageResult {
+        let result = enforcedCheckHelo(argument: argument, facts: facts)
+        guard config.dryRun else { return result }
+        return HeloStageResult(decision: result.decision.unenforced(), pendingDeferral: result.pendingDeferral)
+    }
+
+    private func enforcedCheckHelo(argument: String, facts: SessionFacts) -> HeloStageResult {
         guard !config.delayReject else { return HeloStageResult(decision: RecipientDecision(verdict: .accept), pendingDeferral: nil) }
         let evaluation = Evaluation(config: config, resolver: resolver, penalties: penalties, facts: facts, heloName: argument, recipient: nil)
         let decision = run(evaluation)
@@ -43,6 +54,9 @@ public struct HeloPolicyEngine: Sendable {
     /// - Parameters:
     ///   - recipient: the RCPT TO argument (angle brackets optional).
     ///   - heloDeferral: a deferral left by ``checkHelo(argument:facts:)`` with delayed rejection off.
+    ///
+    /// With `dry_run = yes` a refusal comes back unenforced: accepted, the would-be verdict in
+    /// ``RecipientDecision/wouldBe``, its log event a `reject_warning`, no penalty.
     public func decide(recipient: String, facts: SessionFacts, heloDeferral: SMTPReply? = nil) -> RecipientDecision {
         // Only the look-ahead run gives up; a recipient's run always has an answer.
         decide(address: RecipientAddress.bare(recipient), facts: facts, heloDeferral: heloDeferral) ?? RecipientDecision(verdict: .accept)
@@ -57,9 +71,15 @@ public struct HeloPolicyEngine: Sendable {
         decide(address: nil, facts: facts, heloDeferral: heloDeferral)
     }
 
-    /// The two above: `address` nil stands for "every recipient" (a look-ahead run).
+    /// The two above: `address` nil stands for "every recipient" (a look-ahead run). A dry
+    /// run's would-be refusal carries its warning, so it is never taken for a plain accept.
     private func decide(address: String?, facts: SessionFacts, heloDeferral: SMTPReply?) -> RecipientDecision? {
-        if let refusal = checkMail(facts) {
+        guard let decision = enforcedDecision(address: address, facts: facts, heloDeferral: heloDeferral) else { return nil }
+        return config.dryRun ? decision.unenforced() : decision
+    }
+
+    private func enforcedDecision(address: String?, facts: SessionFacts, heloDeferral: SMTPReply?) -> RecipientDecision? {
+        if let refusal = mailRefusal(facts) {
             return RecipientDecision(verdict: .refusal(refusal), decidingRestriction: "smtpd_helo_required",
                                      trace: [TraceStep(depth: 0, restriction: "smtpd_helo_required", outcome: refusal.line)])
         }

@@ -153,6 +153,8 @@ public struct PolicyConfig: Sendable {
     public var restrictionClasses: [String: [Restriction]]
     public var heloRequired: Bool
     public var delayReject: Bool
+    /// `dry_run` (heloguard's own): refusals are logged as warnings, never given.
+    public var dryRun: Bool
     public var softBounce: Bool
     public var codes: ReplyCodes
     /// True when `parent_domain_matches_subdomains` lists `smtpd_access_maps` (the default).
@@ -180,7 +182,7 @@ public struct PolicyConfig: Sendable {
 
     public init(
         heloRestrictions: [Restriction] = [], restrictionClasses: [String: [Restriction]] = [:],
-        heloRequired: Bool = false, delayReject: Bool = true, softBounce: Bool = false,
+        heloRequired: Bool = false, delayReject: Bool = true, dryRun: Bool = false, softBounce: Bool = false,
         codes: ReplyCodes = ReplyCodes(), accessMapsMatchParentDomains: Bool = true,
         myNetworks: (any ClientNetworkMatching)? = nil,
         impersonation: ImpersonationIdentity = ImpersonationIdentity(),
@@ -196,6 +198,7 @@ public struct PolicyConfig: Sendable {
         self.restrictionClasses = restrictionClasses
         self.heloRequired = heloRequired
         self.delayReject = delayReject
+        self.dryRun = dryRun
         self.softBounce = softBounce
         self.codes = codes
         self.accessMapsMatchParentDomains = accessMapsMatchParentDomains

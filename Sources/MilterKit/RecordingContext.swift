@@ -1,7 +1,6 @@
-import MilterKit
-
-/// A ``MilterContext`` without libmilter, for session tests: macros come from a dictionary the
-/// test fills per stage, and every request the handler makes is recorded in order.
+/// A ``MilterContext`` without libmilter: macros come from a dictionary the caller fills per
+/// stage, and every request the handler makes is recorded in order. Session tests use it, and
+/// so does `heloguard test`, which drives the milter's own session code without an MTA.
 public final class RecordingContext: MilterContext {
     /// What a handler asked the MTA to do.
     public enum Request: Sendable, Hashable, CustomStringConvertible {
@@ -45,7 +44,7 @@ public final class RecordingContext: MilterContext {
     public func deleteRecipient(_ address: String) -> Bool { record(.deleteRecipient(address)) }
     public func quarantine(reason: String) -> Bool { record(.quarantine(reason)) }
 
-    /// Forgets the recorded requests (between stages of one test).
+    /// Forgets the recorded requests (between stages of one session).
     public func clear() { requests.removeAll() }
 
     private func record(_ request: Request) -> Bool {
