@@ -31,11 +31,16 @@ let package = Package(
             name: "CPCRE2",
             linkerSettings: [.linkedLibrary("pcre2-8")]
         ),
-        // libidn2, for UTF-8 HELO names (A-label conversion).
-        .systemLibrary(name: "CIDN2"),
+        // The only code that includes ICU headers: ICU versions its C symbol names through
+        // macros (uidna_openUTS46 -> uidna_openUTS46_72), so a small C shim exposes plain
+        // functions for UTS #46 names (UTF-8 HELO names) and case folding (table keys).
+        .target(
+            name: "CICU",
+            linkerSettings: [.linkedLibrary("icuuc")]
+        ),
         .target(
             name: "HeloPolicy",
-            dependencies: ["CPCRE2", "CIDN2"]
+            dependencies: ["CPCRE2", "CICU"]
         ),
         // libunbound, through a module map of our own (Debian's pkg-config file for it is broken).
         .systemLibrary(name: "CUnbound"),

@@ -21,7 +21,8 @@ struct TestCommand: ParsableCommand {
 
     @OptionGroup var options: ConfigOption
 
-    @Option(name: .customLong("helo"), help: ArgumentHelp("A HELO/EHLO argument; repeat for several HELOs (the last one counts). None: the client sends no HELO.", valueName: "name"))
+    // Unconditional: a HELO that starts with "-" (`--helo -foo.example.com`) is a name to test.
+    @Option(name: .customLong("helo"), parsing: .unconditionalSingleValue, help: ArgumentHelp("A HELO/EHLO argument; repeat for several HELOs (the last one counts). None: the client sends no HELO.", valueName: "name"))
     var helos: [String] = []
 
     @Option(help: ArgumentHelp("The client's IP address.", valueName: "address"))
@@ -33,7 +34,9 @@ struct TestCommand: ParsableCommand {
     @Option(name: .customLong("sasl-user"), help: ArgumentHelp("The client authenticated (SASL) as this user.", valueName: "user"))
     var saslUser: String?
 
-    @Option(help: ArgumentHelp("The envelope sender (MAIL FROM).", valueName: "address"))
+    // Unconditional: the next argument is the sender even when it starts with "-"; an empty one
+    // (`--sender=` or `--sender ""`) is the null sender.
+    @Option(parsing: .unconditional, help: ArgumentHelp("The envelope sender (MAIL FROM).", valueName: "address"))
     var sender = "<>"
 
     @Flag(help: "MAIL FROM carried SMTPUTF8.")

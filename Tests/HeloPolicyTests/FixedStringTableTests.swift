@@ -156,6 +156,23 @@ struct FixedStringTableTests {
                       ("muller.example", .notFound)],
             diagnostics: []),
         SourceCase(
+            name: "non-ASCII keys get ICU case folding, not lower-casing (ß folds to ss)",
+            text: "STRAẞE.example REJECT capital sharp s\nfaß.example REJECT sharp s\nΣΟΦΟΣ.example OK\n",
+            lookups: [("strasse.example", .found(value: "REJECT capital sharp s", line: 1)),
+                      ("STRAẞE.example", .found(value: "REJECT capital sharp s", line: 1)),
+                      ("straße.example", .found(value: "REJECT capital sharp s", line: 1)),
+                      ("fass.example", .found(value: "REJECT sharp s", line: 2)),
+                      ("FASS.EXAMPLE", .found(value: "REJECT sharp s", line: 2)),
+                      ("fas.example", .notFound),
+                      ("σοφοσ.example", .found(value: "OK", line: 3)),
+                      ("σοφος.example", .found(value: "OK", line: 3))],
+            diagnostics: []),
+        SourceCase(
+            name: "keys that fold to the same text are duplicates",
+            text: "faß.example REJECT first\nFASS.example REJECT second\n",
+            lookups: [("fass.example", .found(value: "REJECT first", line: 1))],
+            diagnostics: [(.warning, 2, "duplicate entry: \"fass.example\"")]),
+        SourceCase(
             name: "keys compare as bytes, not as canonically equivalent strings",
             text: "caf\u{E9}.example REJECT precomposed\n",
             lookups: [("caf\u{E9}.example", .found(value: "REJECT precomposed", line: 1)),

@@ -68,16 +68,16 @@ enum TableBytes {
         }
     }
 
-    /// Case folding of a fixed-string key. ASCII text is lower-cased byte by byte (Postfix's
-    /// `lowercase()`). Smtpd opens access tables with UTF-8 support, and with the default
-    /// `smtputf8_enable = yes` Postfix folds non-ASCII keys with ICU case folding; heloguard
-    /// approximates that with Unicode lower-casing (the two differ only for a few letters such
-    /// as `ß`). Bytes that are not valid UTF-8 get the ASCII treatment only.
+    /// Case folding of a fixed-string key, as Postfix's `casefold()`. ASCII text is lower-cased
+    /// byte by byte (Postfix's `lowercase()`). Smtpd opens access tables with UTF-8 support, and
+    /// with the default `smtputf8_enable = yes` Postfix folds well-formed non-ASCII keys with
+    /// ICU's default case folding (`STRAẞE` → `strasse`), which heloguard calls too. Bytes that
+    /// are not well-formed UTF-8 (Postfix skips such keys) get the ASCII treatment only.
     static func fold(_ bytes: inout [UInt8]) {
         if bytes.allSatisfy({ $0 < 0x80 }) {
             foldASCII(&bytes)
-        } else if let text = String(validating: bytes, as: UTF8.self) {
-            bytes = Array(text.lowercased().utf8)
+        } else if Printable.isValidUTF8(bytes), let folded = ICU.foldCase(bytes) {
+            bytes = folded
         } else {
             foldASCII(&bytes)
         }
