@@ -20,7 +20,8 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Checks the parts. CR, LF and other control bytes in the text become spaces (libmilter
-    /// refuses a reply containing CR or LF).
+    /// refuses a reply containing CR or LF); each character outside ASCII becomes `?`, since an
+    /// SMTP reply is 7-bit text whatever the MTA passed us (a PTR name, a HELO in UTF-8).
     public init(code: String, enhancedCode: String?, lines: [String]) throws(Problem) {
         let codeBytes = Array(code.utf8)
         guard codeBytes.count == 3, codeBytes[0] == UInt8(ascii: "4") || codeBytes[0] == UInt8(ascii: "5"),
@@ -31,9 +32,17 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
             guard enhancedCode.utf8.first == codeBytes[0] else { throw .classMismatch(code: code, enhancedCode: enhancedCode) }
         }
         guard !lines.isEmpty else { throw .noText }
+        let text = lines.map(Self.printableASCII)
         self.code = code
-        self.enhancedCode = enhancedCode
-        self.lines = lines.map(Self.withoutControlCharacters)
+        // Postfix reads a digit right after the code as the start of an enhanced code and puts
+        // the milter into its error state when the classes differ (`550 4 items`); such text
+        // gets the class's default enhanced code, as libmilter gives every multi-line reply.
+        if enhancedCode == nil, let first = text[0].utf8.first, first >= 0x30 && first <= 0x39 {
+            self.enhancedCode = String(decoding: [codeBytes[0]], as: UTF8.self) + ".0.0"
+        } else {
+            self.enhancedCode = enhancedCode
+        }
+        self.lines = text
     }
 
     /// Splits a complete one-line reply (`550 5.7.1 text`) into its parts.
@@ -67,11 +76,13 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
 
     /// The text as libmilter must be given it: the MTA treats it as a format string, so each
     /// `%` is doubled (Postfix drops a single `%`, Sendmail discards the whole text). A line
-    /// longer than libmilter's limit is split into several lines (never inside a `%%` pair or a
-    /// character), so the client still receives the whole text rather than a failure.
+    /// longer than libmilter's limit is split into several lines (never inside a `%%` pair), so
+    /// the client still receives the whole text rather than a failure. Text beyond
+    /// ``wireLineCountLimit`` lines is left out: the reply keeps its code rather than becoming
+    /// a failure of ours.
     public var wireLines: [String] {
         var result: [String] = []
-        for line in lines {
+        for line in lines where result.count < Self.wireLineCountLimit {
             var chunk = ""
             var chunkBytes = 0
             for character in line {
@@ -87,7 +98,7 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
             }
             result.append(chunk)
         }
-        return result
+        return Array(result.prefix(Self.wireLineCountLimit))
     }
 
     static func isEnhancedCode(_ text: String) -> Bool {
@@ -96,9 +107,17 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
         return fields[1...].allSatisfy { (1...3).contains($0.count) && $0.allSatisfy(\.isASCIIDigit) }
     }
 
-    private static func withoutControlCharacters(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else { return text }
-        return String(decoding: text.utf8.map { $0 < 0x20 || $0 == 0x7f ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+    private static func printableASCII(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7f }) else { return text }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x20..<0x7F: result.unicodeScalars.append(scalar)
+            case 0..<0x20, 0x7F: result.append(" ")
+            default: result.append("?")
+            }
+        }
+        return result
     }
 }
 
