@@ -23,7 +23,7 @@ public func fuzzSMTPReply(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let clientName = input.text()
     let recipient = input.text()
     // `sleep N` in a table result really pauses the session; keep the fuzzer running.
-    if value.lowercased().contains("sleep") { return 0 }
+    if String(decoding: value.utf8.map { $0 | 0x20 }, as: UTF8.self).contains("sleep") { return 0 }
 
     var config = ReplyFixture.config
     config.softBounce = flags & 1 != 0
