@@ -19,9 +19,10 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
         case noText
     }
 
-    /// Checks the parts. CR, LF and other control bytes in the text become spaces (libmilter
-    /// refuses a reply containing CR or LF); each character outside ASCII becomes `?`, since an
-    /// SMTP reply is 7-bit text whatever the MTA passed us (a PTR name, a HELO in UTF-8).
+    /// Checks the parts and makes the text 7-bit printable, whatever it was built from (a HELO
+    /// name, a client name the MTA looked up, table text): CR, LF and other control bytes become
+    /// spaces (libmilter refuses a reply containing CR or LF), and each character outside ASCII
+    /// becomes `?` (SMTP replies are 7-bit; Sendmail hands the milter PTR names with any bytes).
     public init(code: String, enhancedCode: String?, lines: [String]) throws(Problem) {
         let codeBytes = Array(code.utf8)
         guard codeBytes.count == 3, codeBytes[0] == UInt8(ascii: "4") || codeBytes[0] == UInt8(ascii: "5"),
@@ -31,18 +32,17 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
             guard Self.isEnhancedCode(enhancedCode) else { throw .badEnhancedCode(enhancedCode) }
             guard enhancedCode.utf8.first == codeBytes[0] else { throw .classMismatch(code: code, enhancedCode: enhancedCode) }
         }
-        guard !lines.isEmpty else { throw .noText }
-        let text = lines.map(Self.printableASCII)
-        self.code = code
         // Postfix reads a digit right after the code as the start of an enhanced code and puts
         // the milter into its error state when the classes differ (`550 4 items`); such text
         // gets the class's default enhanced code, as libmilter gives every multi-line reply.
-        if enhancedCode == nil, let first = text[0].utf8.first, first >= 0x30 && first <= 0x39 {
-            self.enhancedCode = String(decoding: [codeBytes[0]], as: UTF8.self) + ".0.0"
-        } else {
-            self.enhancedCode = enhancedCode
+        let enhancedCode = enhancedCode ?? lines.first?.utf8.first.flatMap { first in
+            first >= 0x30 && first <= 0x39 ? String(decoding: [codeBytes[0]], as: UTF8.self) + ".0.0" : nil
         }
-        self.lines = text
+
+        guard !lines.isEmpty else { throw .noText }
+        self.code = code
+        self.enhancedCode = enhancedCode
+        self.lines = lines.map(Self.sevenBitPrintable)
     }
 
     /// Splits a complete one-line reply (`550 5.7.1 text`) into its parts.
@@ -76,8 +76,8 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
 
     /// The text as libmilter must be given it: the MTA treats it as a format string, so each
     /// `%` is doubled (Postfix drops a single `%`, Sendmail discards the whole text). A line
-    /// longer than libmilter's limit is split into several lines (never inside a `%%` pair), so
-    /// the client still receives the whole text rather than a failure. Text beyond
+    /// longer than libmilter's limit is split into several lines (never inside a `%%` pair or a
+    /// character), so the client still receives the whole text rather than a failure. Text beyond
     /// ``wireLineCountLimit`` lines is left out: the reply keeps its code rather than becoming
     /// a failure of ours.
     public var wireLines: [String] {
@@ -107,17 +107,20 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
         return fields[1...].allSatisfy { (1...3).contains($0.count) && $0.allSatisfy(\.isASCIIDigit) }
     }
 
-    private static func printableASCII(_ text: String) -> String {
+    /// The text with every byte in 0x20...0x7E: controls become spaces, other characters `?`
+    /// (one per character; a malformed byte was already one U+FFFD character when decoded).
+    static func sevenBitPrintable(_ text: String) -> String {
         guard text.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7f }) else { return text }
-        var result = ""
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
             switch scalar.value {
-            case 0x20..<0x7F: result.unicodeScalars.append(scalar)
-            case 0..<0x20, 0x7F: result.append(" ")
-            default: result.append("?")
+            case 0x20..<0x7f: bytes.append(UInt8(scalar.value))
+            case 0..<0x20, 0x7f: bytes.append(UInt8(ascii: " "))
+            default: bytes.append(UInt8(ascii: "?"))
             }
         }
-        return result
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

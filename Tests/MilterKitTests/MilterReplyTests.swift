@@ -46,56 +46,18 @@ struct MilterReplyTests {
         #expect(reply.smtpLines == ["550 5.7.1 100% sure  no"])
     }
 
-    @Test("a text longer than libmilter's 980-byte limit is split into lines, never inside %%", arguments: [
+    @Test("a text longer than libmilter's 980-byte limit is split into lines, never inside %% or a character", arguments: [
         (String(repeating: "a", count: 2000), [980, 980, 40]),
         (String(repeating: "%", count: 600), [980, 220]),
-        ("x" + String(repeating: "%", count: 600), [979, 222]),
+        ("x" + String(repeating: "ü", count: 600) + String(repeating: "%", count: 200), [979, 22]),
         (String(repeating: "b", count: 980), [980]),
     ])
     func longText(_ text: String, _ sizes: [Int]) throws {
         let reply = try MilterReply(code: "504", enhancedCode: "5.5.2", lines: [text])
         let wire = reply.wireLines
         #expect(wire.map(\.utf8.count) == sizes)
-        #expect(wire.joined() == text.replacingOccurrences(of: "%", with: "%%"))
+        #expect(wire.joined() == text.replacingOccurrences(of: "ü", with: "?").replacingOccurrences(of: "%", with: "%%"))
         #expect(wire.allSatisfy { !$0.hasSuffix("%") || $0.hasSuffix("%%") })
-    }
-
-    @Test("the text reaches the wire as printable 7-bit ASCII: a character outside ASCII becomes ?, a control byte a space", arguments: [
-        ("<bücher.example>: Helo command rejected", "<b?cher.example>: Helo command rejected"),
-        ("client \u{2603}[192.0.2.1]", "client ?[192.0.2.1]"),
-        ("ptr caf\u{E9}\u{301}.example", "ptr caf??.example"),
-        ("c1 \u{85} del \u{7F} tab \t", "c1 ? del   tab  "),
-        ("plain ~ text", "plain ~ text"),
-    ])
-    func sevenBit(_ text: String, _ expected: String) throws {
-        let reply = try MilterReply(code: "550", enhancedCode: "5.7.1", lines: [text])
-        #expect(reply.lines == [expected])
-        #expect(reply.wireLines.allSatisfy { $0.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F } })
-        let parsed = try MilterReply(line: "450 4.7.1 " + text)
-        #expect(parsed.lines == [expected])
-    }
-
-    @Test("text that starts with a digit gets the class's default enhanced code, so Postfix never reads it as a mismatched one", arguments: [
-        ("550 4 items refused", "550 5.0.0 4 items refused"),
-        ("450 5.7.1\tclass five after a tab", "450 4.0.0 5.7.1 class five after a tab"),
-        ("550 5 is fine too", "550 5.0.0 5 is fine too"),
-        ("550 no digit", "550 no digit"),
-    ])
-    func leadingDigit(_ line: String, _ expected: String) throws {
-        let reply = try MilterReply(line: line)
-        #expect(reply.smtpLines == [expected])
-        #expect(try MilterReply(line: reply.smtpLines[0]) == reply)
-    }
-
-    @Test("a reply never needs more lines than libmilter is given: text beyond eight lines is left out", arguments: [
-        ([String(repeating: "a", count: 10_000)], [980, 980, 980, 980, 980, 980, 980, 980]),
-        (Array(repeating: "line", count: 12), Array(repeating: 4, count: 8)),
-        ([String(repeating: "b", count: 7_000), "tail"], [980, 980, 980, 980, 980, 980, 980, 4]),
-    ])
-    func lineCount(_ lines: [String], _ sizes: [Int]) throws {
-        let reply = try MilterReply(code: "554", enhancedCode: "5.7.1", lines: lines)
-        #expect(reply.wireLines.map(\.utf8.count) == sizes)
-        #expect(reply.wireLines.count <= MilterReply.wireLineCountLimit)
     }
 
     @Test("multi-line replies continue with a dash")

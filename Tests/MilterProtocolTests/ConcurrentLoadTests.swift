@@ -55,10 +55,10 @@ struct ConcurrentLoadTests {
     func concurrentSessions() throws {
         let total = Int(ProcessInfo.processInfo.environment["HELOGUARD_LOAD_SESSIONS"] ?? "") ?? 2000
         let workers = 16
-        let failures = Failures()
+        let failures = LoadFailures()
         try HeloguardMilter.run(config: Self.config, files: ["helo_access": "blocked.example.net REJECT listed\n"]) { milter in
             let pid = milter.process.processIdentifier
-            let done = Flag()
+            let done = StopFlag()
             let reloader = Thread {
                 // SIGUSR1 every 50 ms; the outage configuration for the middle third of the run.
                 var round = 0
@@ -96,7 +96,7 @@ struct ConcurrentLoadTests {
 
     /// One session of kind `index % 4`; an impersonator comes back with an innocent HELO and
     /// must find itself in the penalty box.
-    static func play(_ index: Int, on milter: MilterProcess, failures: Failures) throws {
+    private static func play(_ index: Int, on milter: MilterProcess, failures: LoadFailures) throws {
         let kind = kinds[index % kinds.count]
         let address = client(index)
         let lines = try session(client: address, helo: kind.helo, on: milter)
@@ -109,7 +109,7 @@ struct ConcurrentLoadTests {
     }
 
     /// One whole session on a connection of its own, ended with QUIT as Postfix ends it.
-    static func session(client address: String, helo: String, on milter: MilterProcess) throws -> [String] {
+    private static func session(client address: String, helo: String, on milter: MilterProcess) throws -> [String] {
         var session = SMTPSession()
         session.client = address
         session.helos = [helo]
@@ -120,7 +120,7 @@ struct ConcurrentLoadTests {
 }
 
 /// Failure messages collected from many threads.
-final class Failures: @unchecked Sendable {
+private final class LoadFailures: @unchecked Sendable {
     private let lock = NSLock()
     private var items: [String] = []
     func add(_ message: String) { lock.withLock { items.append(message) } }
@@ -128,7 +128,7 @@ final class Failures: @unchecked Sendable {
 }
 
 /// A flag set by one thread and read by others.
-final class Flag: @unchecked Sendable {
+private final class StopFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
     func set() { lock.withLock { value = true } }
