@@ -32,6 +32,13 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
             guard Self.isEnhancedCode(enhancedCode) else { throw .badEnhancedCode(enhancedCode) }
             guard enhancedCode.utf8.first == codeBytes[0] else { throw .classMismatch(code: code, enhancedCode: enhancedCode) }
         }
+        // Postfix reads a digit right after the code as the start of an enhanced code and puts
+        // the milter into its error state when the classes differ (`550 4 items`); such text
+        // gets the class's default enhanced code, as libmilter gives every multi-line reply.
+        let enhancedCode = enhancedCode ?? lines.first?.utf8.first.flatMap { first in
+            first >= 0x30 && first <= 0x39 ? String(decoding: [codeBytes[0]], as: UTF8.self) + ".0.0" : nil
+        }
+
         guard !lines.isEmpty else { throw .noText }
         self.code = code
         self.enhancedCode = enhancedCode
@@ -70,10 +77,12 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
     /// The text as libmilter must be given it: the MTA treats it as a format string, so each
     /// `%` is doubled (Postfix drops a single `%`, Sendmail discards the whole text). A line
     /// longer than libmilter's limit is split into several lines (never inside a `%%` pair or a
-    /// character), so the client still receives the whole text rather than a failure.
+    /// character), so the client still receives the whole text rather than a failure. Text beyond
+    /// ``wireLineCountLimit`` lines is left out: the reply keeps its code rather than becoming
+    /// a failure of ours.
     public var wireLines: [String] {
         var result: [String] = []
-        for line in lines {
+        for line in lines where result.count < Self.wireLineCountLimit {
             var chunk = ""
             var chunkBytes = 0
             for character in line {
@@ -89,7 +98,7 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
             }
             result.append(chunk)
         }
-        return result
+        return Array(result.prefix(Self.wireLineCountLimit))
     }
 
     static func isEnhancedCode(_ text: String) -> Bool {

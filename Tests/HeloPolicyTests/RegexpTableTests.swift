@@ -125,6 +125,38 @@ struct RegexpTableTests {
         #expect(d.message == "Unmatched ( or \\(: skipping this rule")
     }
 
+    /// Found by FuzzRegexp (Fuzz/crashes/FuzzRegexp/stacked-plus): glibc's regcomp() takes time
+    /// exponential in the repetition operators stacked on one atom, so such a rule is refused
+    /// (file:line error, rule skipped) instead of keeping heloguard from starting.
+    @Test(arguments: [
+        ("/\\.e" + String(repeating: "+", count: 40) + "xample/ REJECT stacked\n", 40),
+        ("/a*+?{2}{1,3}*+?*+/ REJECT mixed\n", 10),
+        ("/a\\*" + String(repeating: "\\+", count: 12) + "/x REJECT basic syntax\n", 12),
+    ])
+    func stackedRepetitionsAreRefused(_ table: String, _ count: Int) throws {
+        let started = ContinuousClock.now
+        let (loaded, diagnostics) = Self.load(table + "/^ok$/ OK\n")
+        #expect(ContinuousClock.now - started < .seconds(2))
+        let d = try #require(diagnostics.first)
+        #expect(diagnostics.count == 1)
+        #expect(d.severity == .error)
+        #expect(d.location == HeloPolicy.SourceLocation(file: "/etc/postfix/helo.re", line: 1))
+        #expect(d.message.hasPrefix("\(count) repetition operators in a row (at most 8)"), "\(d.message)")
+        #expect(loaded.lookup("ok") == .found(value: "OK", line: 2))
+    }
+
+    @Test(arguments: [
+        "/a{1,2}+*?+*?+/ REJECT eight\n",
+        "/[+++++++++++]/ REJECT literal pluses in a bracket\n",
+        "/[[:alpha:]+++++++++++]/ REJECT in a class bracket\n",
+        "/\\+\\+\\+\\+\\+\\+\\+\\+\\+\\+/ REJECT escaped pluses\n",
+        "/a++++++++++/x REJECT literal pluses in basic syntax\n",
+    ])
+    func otherPatternsAreKept(_ table: String) {
+        let (_, diagnostics) = Self.load(table)
+        #expect(diagnostics.isEmpty, "\(diagnostics)")
+    }
+
     @Test func warningsNameFileAndLine() {
         let (_, diagnostics) = Self.load("/^(a)$/ REJECT $9\n\n/^b$/\n")
         #expect(diagnostics.map(\.description) == [
