@@ -41,6 +41,10 @@ HOSTNAME = "mx.e2e.test"
 # {daemon_addr} is this address, and heloguard's default impersonation_addresses (every
 # non-loopback address of the machine) has it too.
 OUR_ADDRESS = "192.0.2.25"
+# Postfix's own settings that heloguard reads (impersonation_postfix_config): a domain we
+# receive mail for, and the public address of a NAT in front of us.
+OUR_DOMAIN = "shop.e2e.test"
+NAT_ADDRESS = "198.51.100.7"
 RECIPIENT = f"<root@{HOSTNAME}>"
 OK = "250 2.1.5 Ok"
 NOTIFY_PATH = "/run/heloguard-notify"    # inside the root
@@ -157,9 +161,10 @@ SESSIONS = [
     ("our bare address", OUR_ADDRESS, "127.0.0.13", RECIPIENT, impersonation(OUR_ADDRESS)),
     ("our host name in upper case with a trailing dot", HOSTNAME.upper() + ".", "127.0.0.14", RECIPIENT,
      impersonation(HOSTNAME.upper() + ".")),
-    # TODO(identity-from-Postfix): with impersonation_postfix_config (another branch) on in the
-    # package's heloguard.conf, add: a domain of mydestination (e.g. localhost.$mydomain) and a
-    # NAT address in proxy_interfaces, both refused with impersonation(...).
+    # Who we are according to Postfix (the package turns impersonation_postfix_config on).
+    ("a domain of mydestination", OUR_DOMAIN, "127.0.0.18", RECIPIENT, impersonation(OUR_DOMAIN)),
+    ("our NAT address (proxy_interfaces)", f"[{NAT_ADDRESS}]", "127.0.0.19", RECIPIENT,
+     impersonation(f"[{NAT_ADDRESS}]")),
     ("postmaster from an impersonator", HOSTNAME, "127.0.0.15", "<postmaster>", OK),
     ("mynetworks client saying our name", HOSTNAME, "127.0.0.1", RECIPIENT, OK),
     ("honest stranger", "mail.honest.example.net", "127.0.0.16", RECIPIENT, OK),
@@ -256,6 +261,9 @@ def configure_postfix(root: Root) -> None:
     fragment = root.file("/usr/share/doc/heloguard/postfix-main.cf").read_text()
     h.write_file(root.file("/etc/postfix/main.cf"),
                  stock + "\n# --- the package's postfix-main.cf ---\n" + fragment
+                 + "\n# --- this host's domains and its NAT address ---\n"
+                 + f"mydestination = $myhostname, localhost.$mydomain, localhost, {OUR_DOMAIN}\n"
+                 + f"proxy_interfaces = {NAT_ADDRESS}\n"
                  + "\n# --- test only: no syslog daemon in this root ---\nmaillog_file = /var/log/postfix.log\n")
     root.run("/usr/lib/postfix/configure-instance.sh", "-")
     root.run("postfix", "start")
