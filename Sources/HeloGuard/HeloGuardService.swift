@@ -121,7 +121,7 @@ public struct HeloGuardService: Sendable {
             log.error(failure + "; not starting")
             if !options.foreground { startupErrors.error(failure) }
             store.current.penalties.shutdown(timeout: .seconds(2))
-            Self.removeFiles(socket: socket, pidFile: options.pidFile)
+            Self.removeFiles(socket: socket, pidFile: pidFile)
             return 1
         }
 
