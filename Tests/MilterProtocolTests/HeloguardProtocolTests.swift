@@ -188,6 +188,8 @@ struct HeloguardProtocolTests {
         let config = "smtpd_helo_restrictions = reject_penalized_client, reject_non_fqdn_helo_hostname\nstate_directory = @DIR@/state\n"
         let boxed = "198.51.100.66"
         try HeloguardMilter.run(config: config, prepare: { milter in
+            // As the milter would at its first start (run as root, `penalty` refuses to make it).
+            try FileManager.default.createDirectory(atPath: milter.directory.path + "/state", withIntermediateDirectories: true)
             try HeloguardMilter.command(["penalty", "add", "--config", milter.directory.path + "/heloguard.conf", boxed,
                                          "--reason", "spam trap hit"])
         }) { milter in
