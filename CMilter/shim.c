@@ -4,9 +4,11 @@
 #include <arpa/inet.h>
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 
 #define CTX(ctx) ((SMFICTX *)(void *)(ctx))
 
@@ -59,7 +61,74 @@ int CMilter_opensocket(int removeStale) { return smfi_opensocket(removeStale ? t
 int CMilter_main(void) { return smfi_main() == MI_SUCCESS ? 0 : -1; }
 int CMilter_stop(void) { return smfi_stop() == MI_SUCCESS ? 0 : -1; }
 
-const char *CMilter_getsymval(CMilter_Context *ctx, const char *name) { return smfi_getsymval(CTX(ctx), (char *)name); }
+// libmilter's smfi_getsymval walks each stage's macro list two entries at a time and stops only
+// when it lands on the list's terminating NULL. A macro packet from the MTA with an odd number of
+// strings (a name without a value) makes the list odd, so the walk steps over the terminator and
+// reads past the end of the heap array: a crash, or a stray pointer returned as a macro value.
+// Postfix and Sendmail always send name/value pairs, but a broken or hostile peer need not.
+// libmilter offers no other way to read macros, so this looks the name up itself in the context's
+// macro lists, with the same rules, stopping at the terminator whatever the count.
+//
+// The context is private to libmilter; this mirrors the start of `struct smfi_str` as it has been
+// since libmilter 1.0 (sendmail 8.14, still so in 8.17/8.18), and checks the mirror against the
+// live context before trusting it: the private data must be where smfi_getpriv finds it, and each
+// list must point into its own packet buffer. When either check fails nothing is read (NULL).
+#define MIRROR_MACRO_STAGES 7 // libmilter's MAX_MACROS_ENTRIES (SMFIM_FIRST..SMFIM_LAST)
+struct mirror_ctx {
+    pthread_t id;
+    int sd;
+    int dbg;
+    time_t timeout;
+    int state;
+    void *smfi;
+    int prot_vers;
+    unsigned long aflags;
+    unsigned long pflags;
+    unsigned long pflags2mta;
+    int prot_vers2mta;
+    char **mac_ptr[MIRROR_MACRO_STAGES];
+    char *mac_buf[MIRROR_MACRO_STAGES];
+    char *mac_list[MIRROR_MACRO_STAGES];
+    char *reply;
+    void *privdata;
+};
+
+static int mirror_matches(const struct mirror_ctx *m, SMFICTX *ctx) {
+    unsigned int major = 0, minor = 0, patch = 0;
+    (void)smfi_version(&major, &minor, &patch);
+    if (major != 1 || minor != 0) return 0;
+    void *priv = smfi_getpriv(ctx);
+    return priv != NULL && m->privdata == priv;
+}
+
+// Same matching as libmilter: the exact name, `{x}` also matches `x`, and `x` also matches `{x}`.
+static int macro_name_matches(const char *candidate, const char *name, const char *one, const char *braces) {
+    return strcmp(candidate, name) == 0 || (one[0] != '\0' && strcmp(candidate, one) == 0) ||
+           (braces[0] != '\0' && strcmp(candidate, braces) == 0);
+}
+
+const char *CMilter_getsymval(CMilter_Context *ctx, const char *name) {
+    if (ctx == NULL || name == NULL || name[0] == '\0') return NULL;
+    const struct mirror_ctx *m = (const struct mirror_ctx *)(void *)ctx;
+    if (!mirror_matches(m, CTX(ctx))) return NULL;
+    size_t length = strlen(name);
+    char one[2] = {0, 0};
+    char braces[4] = {0, 0, 0, 0};
+    if (length == 3 && name[0] == '{' && name[2] == '}') one[0] = name[1];
+    if (length == 1) { braces[0] = '{'; braces[1] = name[0]; braces[2] = '}'; }
+    // Later stages first, as libmilter does.
+    for (int stage = MIRROR_MACRO_STAGES - 1; stage >= 0; stage--) {
+        char **list = m->mac_ptr[stage];
+        const char *buffer = m->mac_buf[stage];
+        if (list == NULL || buffer == NULL) continue;
+        // libmilter splits the packet after its stage letter: the first name starts one byte in.
+        if (list[0] != buffer + 1) return NULL;
+        for (size_t i = 0; list[i] != NULL && list[i + 1] != NULL; i += 2) {
+            if (macro_name_matches(list[i], name, one, braces)) return list[i + 1];
+        }
+    }
+    return NULL;
+}
 
 int CMilter_setsymlist(CMilter_Context *ctx, int stage, const char *macros) {
     return smfi_setsymlist(CTX(ctx), stage, (char *)macros) == MI_SUCCESS ? 0 : -1;

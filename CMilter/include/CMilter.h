@@ -75,8 +75,10 @@ int CMilter_opensocket(int removeStale);
 int CMilter_main(void);
 int CMilter_stop(void);
 
-/// smfi_getsymval takes `char *` for a name it only reads. Returns NULL when the MTA did not
-/// send the macro. The result belongs to libmilter and lives until the next stage's macros.
+/// The value of macro `name` (`j`, `{daemon_addr}`), or NULL when the MTA did not send it.
+/// Same lookup as smfi_getsymval, done here because libmilter's reads past the end of a macro
+/// list when the MTA sent a name without a value (see shim.c). The result belongs to libmilter
+/// and lives until the next stage's macros.
 const char *CMilter_getsymval(CMilter_Context *ctx, const char *name);
 
 /// smfi_setsymlist takes `char *` for a list it only reads (copies it). `stage` is SMFIM_*:
