@@ -71,7 +71,7 @@ public enum SessionRehearsal {
                 if let refusal, heloRefusal == nil {
                     heloRefusal = heloDecision ?? RecipientDecision(verdict: refusal.isPermanent ? .reject(refusal) : .defer(refusal))
                 }
-                replies.append(.init(argument: argument, refusal: refusal))
+                replies.append(.init(argument: argument, refusal: refusal.map(SessionRehearsal.asSent)))
             }
             return replies
         }
@@ -80,7 +80,7 @@ public enum SessionRehearsal {
         func transaction(_ script: SessionScript) -> [SessionOutcome.RecipientResult] {
             if let heloRefusal {
                 // The MTA refuses MAIL itself with the HELO's reply; the milter hears no more.
-                return script.recipients.map { .init(recipient: $0, decision: heloRefusal) }
+                return script.recipients.map { .init(recipient: $0, decision: SessionRehearsal.asSent(heloRefusal)) }
             }
             if let user = script.saslUsername {
                 context.macros["{auth_type}"] = "PLAIN"
@@ -99,7 +99,7 @@ public enum SessionRehearsal {
                     // Postfix has a queue id once a recipient is accepted.
                     context.macros["i"] = "TEST"
                 }
-                results.append(.init(recipient: recipient, decision: decision))
+                results.append(.init(recipient: recipient, decision: SessionRehearsal.asSent(decision)))
             }
             if context.macros["i"] != nil {
                 _ = session.data(context: context)
@@ -107,6 +107,23 @@ public enum SessionRehearsal {
             }
             return results
         }
+    }
+
+    /// A reply as the milter puts it on the wire: 7-bit (``MilterReply/sevenBitPrintable(_:)``).
+    static func asSent(_ reply: SMTPReply) -> SMTPReply {
+        let line = MilterReply.sevenBitPrintable(reply.line)
+        return line == reply.line ? reply : SMTPReply(verbatim: line)
+    }
+
+    /// A decision whose reply is the one the milter sends.
+    static func asSent(_ decision: RecipientDecision) -> RecipientDecision {
+        var sent = decision
+        switch decision.verdict {
+        case .reject(let reply): sent.verdict = .reject(asSent(reply))
+        case .defer(let reply): sent.verdict = .defer(asSent(reply))
+        case .accept, .discard: break
+        }
+        return sent
     }
 
     /// How the MTA introduces the client at connect: its verified name, or `[address]`.

@@ -109,7 +109,8 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
 
     /// The text with every byte in 0x20...0x7E: controls become spaces, other characters `?`
     /// (one per character; a malformed byte was already one U+FFFD character when decoded).
-    static func sevenBitPrintable(_ text: String) -> String {
+    /// Every reply goes on the wire in this form; `heloguard test` shows it the same way.
+    public static func sevenBitPrintable(_ text: String) -> String {
         guard text.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7f }) else { return text }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
