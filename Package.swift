@@ -38,9 +38,14 @@ let package = Package(
             name: "CICU",
             linkerSettings: [.linkedLibrary("icuuc")]
         ),
+        // Postfix's syntax primitives, one copy each (logical lines, file reading, CIDR patterns,
+        // C-locale character classes, list splitting, the sanitiser): a leaf, Glibc only.
+        .target(
+            name: "PostfixSyntax"
+        ),
         .target(
             name: "HeloPolicy",
-            dependencies: ["CPCRE2", "CICU"]
+            dependencies: ["PostfixSyntax", "CPCRE2", "CICU"]
         ),
         // libunbound, through a module map of our own (Debian's pkg-config file for it is broken).
         .systemLibrary(name: "CUnbound"),
@@ -78,7 +83,7 @@ let package = Package(
         // The Swift face of libmilter: callbacks, contexts, replies, the runner. Knows nothing of HELO.
         .target(
             name: "MilterKit",
-            dependencies: ["CMilter"]
+            dependencies: ["PostfixSyntax", "CMilter"]
         ),
         // The application as a library: the per-connection session, logging, reload, the penalty box.
         // MilterTesting (the MTA side of the protocol): the systemd watchdog probes our own socket
@@ -91,6 +96,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                // The sanitiser for log lines and the list syntax of Postfix's main.cf.
+                "PostfixSyntax",
             ]
         ),
         // Test support: the MTA side of the milter protocol.
@@ -101,6 +108,7 @@ let package = Package(
         .executableTarget(
             name: "heloguard",
             dependencies: [
+                "PostfixSyntax",
                 "HeloPolicy",
                 "HeloDNS",
                 "HeloGuard",
@@ -108,6 +116,10 @@ let package = Package(
                 "HeloStatePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        .testTarget(
+            name: "PostfixSyntaxTests",
+            dependencies: ["PostfixSyntax"]
         ),
         .testTarget(
             name: "HeloPolicyTests",

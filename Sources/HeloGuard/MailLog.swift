@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import PostfixSyntax
 
 /// How serious a log line is; maps onto syslog priorities.
 public enum LogPriority: Sendable, Hashable {
@@ -26,11 +27,11 @@ extension MailLog {
     public func error(_ message: String) { log(.error, "error: " + message) }
 }
 
-/// Text safe for one log line: CR, LF and other control bytes become `?`, so nothing a client
-/// sends can forge or split a line.
+/// Text safe for one log line, as every ``MailLog`` writes it: the sanitiser's `.logLine`
+/// flavour (CR, LF and other control bytes become `?`), so nothing a client sends can forge or
+/// split a line.
 func logSafe(_ text: String) -> String {
-    guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else { return text }
-    return String(decoding: text.utf8.map { $0 < 0x20 || $0 == 0x7f ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
+    Printable.sanitized(text, for: .logLine)
 }
 
 /// syslog, facility mail, ident `heloguard`, with the process id: lines land next to Postfix's.

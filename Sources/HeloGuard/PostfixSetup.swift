@@ -2,6 +2,7 @@ import HeloPolicy
 #if canImport(Glibc)
 import Glibc
 #endif
+import PostfixSyntax
 
 /// A Postfix configuration as `postconf` reports it, with the lines of main.cf and master.cf
 /// where each setting is written (for messages that say which line to change).

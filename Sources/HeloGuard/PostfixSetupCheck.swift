@@ -3,6 +3,7 @@ import MilterKit
 #if canImport(Glibc)
 import Glibc
 #endif
+import PostfixSyntax
 
 /// One thing `heloguard check-config --postfix` found, with the line to write instead.
 public struct PostfixFinding: Sendable, Hashable, CustomStringConvertible {

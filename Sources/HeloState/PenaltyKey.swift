@@ -1,4 +1,5 @@
 import HeloPolicy
+import PostfixSyntax
 
 /// What the penalty box remembers a client by: one IPv4 address, or the IPv6 network the client's
 /// address lies in.

@@ -1,3 +1,5 @@
+import PostfixSyntax
+
 /// A custom SMTP reply for the MTA to send: a 4xx or 5xx code, an optional enhanced status
 /// code, and one or more lines of text. It knows nothing of HELO; it only keeps libmilter's
 /// and the MTA's rules, so a reply it accepts is one the MTA relays rather than drops.
@@ -20,13 +22,11 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Checks the parts and makes the text 7-bit printable, whatever it was built from (a HELO
-    /// name, a client name the MTA looked up, table text): CR, LF and other control bytes become
-    /// spaces (libmilter refuses a reply containing CR or LF), and each character outside ASCII
-    /// becomes `?` (SMTP replies are 7-bit; Sendmail hands the milter PTR names with any bytes).
+    /// name, a client name the MTA looked up, table text): see ``sevenBitPrintable(_:)``.
     public init(code: String, enhancedCode: String?, lines: [String]) throws(Problem) {
         let codeBytes = Array(code.utf8)
         guard codeBytes.count == 3, codeBytes[0] == UInt8(ascii: "4") || codeBytes[0] == UInt8(ascii: "5"),
-              codeBytes.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
+              codeBytes.allSatisfy(CLocale.isDigit)
         else { throw .badCode(code) }
         if let enhancedCode {
             guard Self.isEnhancedCode(enhancedCode) else { throw .badEnhancedCode(enhancedCode) }
@@ -36,7 +36,7 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
         // the milter into its error state when the classes differ (`550 4 items`); such text
         // gets the class's default enhanced code, as libmilter gives every multi-line reply.
         let enhancedCode = enhancedCode ?? lines.first?.utf8.first.flatMap { first in
-            first >= 0x30 && first <= 0x39 ? String(decoding: [codeBytes[0]], as: UTF8.self) + ".0.0" : nil
+            CLocale.isDigit(first) ? String(decoding: [codeBytes[0]], as: UTF8.self) + ".0.0" : nil
         }
 
         guard !lines.isEmpty else { throw .noText }
@@ -104,28 +104,15 @@ public struct MilterReply: Sendable, Hashable, CustomStringConvertible {
     static func isEnhancedCode(_ text: String) -> Bool {
         let fields = text.split(separator: ".", omittingEmptySubsequences: false)
         guard fields.count == 3, let first = fields[0].first, "245".contains(first), fields[0].count == 1 else { return false }
-        return fields[1...].allSatisfy { (1...3).contains($0.count) && $0.allSatisfy(\.isASCIIDigit) }
+        return fields[1...].allSatisfy { (1...3).contains($0.count) && $0.utf8.allSatisfy(CLocale.isDigit) }
     }
 
-    /// The text with every byte in 0x20...0x7E: controls become spaces, other characters `?`
-    /// (one per character; a malformed byte was already one U+FFFD character when decoded).
-    /// Every reply goes on the wire in this form; `heloguard test` shows it the same way.
+    /// The text as every reply goes on the wire (`heloguard test` shows it the same way): the
+    /// sanitiser's `.smtpReply` flavour, every byte in 0x20...0x7E. CR, LF and other control
+    /// bytes become spaces (libmilter refuses a reply containing CR or LF); each character
+    /// outside ASCII becomes one `?` (SMTP replies are 7-bit; Sendmail hands the milter PTR
+    /// names with any bytes; a malformed byte was already one U+FFFD character when decoded).
     public static func sevenBitPrintable(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7f }) else { return text }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
-            switch scalar.value {
-            case 0x20..<0x7f: bytes.append(UInt8(scalar.value))
-            case 0..<0x20, 0x7f: bytes.append(UInt8(ascii: " "))
-            default: bytes.append(UInt8(ascii: "?"))
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        Printable.sanitized(text, for: .smtpReply)
     }
 }
-
-extension Character {
-    var isASCIIDigit: Bool { isASCII && isNumber }
-}
-

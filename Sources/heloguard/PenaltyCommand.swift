@@ -3,6 +3,7 @@ import Foundation
 import HeloPolicy
 import HeloState
 import HeloStatePostgres
+import PostfixSyntax
 
 /// `heloguard penalty list | add | remove`: the administrator's view of the penalty box. Works
 /// on the configured state database: the PostgreSQL database of `state_database`, else the file
@@ -60,7 +61,7 @@ struct PenaltyCommand: ParsableCommand {
                 }
                 seconds = value
             }
-            let cleaned = reason.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? " " : String($0) }.joined()
+            let cleaned = Printable.sanitized(reason, for: .terminalLine)
             let now = Date()
             let entry = PenaltyEntry(key: key, reason: cleaned, firstSeen: now,
                                      expires: now.addingTimeInterval(TimeInterval(seconds)), offences: 1)

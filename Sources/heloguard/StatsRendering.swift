@@ -1,6 +1,7 @@
 import Foundation
 import HeloPolicy
 import HeloState
+import PostfixSyntax
 
 /// `heloguard stats` output: aligned tables with a block of table lines under each section, or JSON.
 ///
@@ -125,17 +126,10 @@ enum StatsRendering {
         return out
     }
 
-    /// `text` with control characters (and other line breakers) shown as escapes.
+    /// `text` with control characters (and other line breakers) shown as escapes: the
+    /// sanitiser's `.terminalEscaped` flavour.
     static func visible(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar.value {
-            case 0..<0x20, 0x7F: out += String(format: "\\x%02x", scalar.value)
-            case 0x80..<0xA0, 0x2028, 0x2029: out += String(format: "\\u{%04x}", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
+        Printable.sanitized(text, for: .terminalEscaped)
     }
 
     // MARK: JSON

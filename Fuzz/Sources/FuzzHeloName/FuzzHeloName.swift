@@ -16,7 +16,10 @@ public func fuzzHeloName(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
 
     let stored = HeloName.stored(bytes: raw)
-    require(Printable.isValidUTF8(Array(stored.utf8)), "stored name is not UTF-8")
+    // Malformed UTF-8 became `?` before decoding, so decoding repaired nothing: a U+FFFD in the
+    // stored form was already in the input.
+    require(!stored.unicodeScalars.contains("\u{FFFD}") || containsReplacementCharacter(raw),
+            "stored name was not UTF-8 before decoding: \(shown(stored))")
     require(!stored.utf8.contains { $0 < 0x20 || $0 == 0x7F || HeloName.neuteredBytes.contains($0) },
             "stored name keeps a control or neutered byte: \(shown(stored))")
     require(HeloName.stored(stored) == stored, "stored name not stable: \(shown(stored))")
@@ -70,4 +73,10 @@ private func isHexDigit(_ byte: UInt8) -> Bool {
 
 private func isAlnum(_ byte: UInt8) -> Bool {
     (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+}
+
+/// True when `bytes` hold U+FFFD's own encoding (EF BF BD).
+private func containsReplacementCharacter(_ bytes: [UInt8]) -> Bool {
+    guard bytes.count >= 3 else { return false }
+    return (0...(bytes.count - 3)).contains { bytes[$0] == 0xEF && bytes[$0 + 1] == 0xBF && bytes[$0 + 2] == 0xBD }
 }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import PostfixSyntax
 
 /// A configuration turned into a policy snapshot, with everything noticed on the way.
 public struct LoadedConfiguration: Sendable {

@@ -1,3 +1,5 @@
+import PostfixSyntax
+
 /// One name or address `reject_impersonating_helo` counts as ours, with where it came from
 /// (shown by `heloguard identity`).
 public struct IdentityEntry: Sendable, Hashable, CustomStringConvertible {

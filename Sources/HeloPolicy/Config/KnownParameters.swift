@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import PostfixSyntax
 
 /// The parameters heloguard understands, with Postfix 3.7.11's defaults (`postconf -d`,
 /// `compatibility_level` 3.6), plus heloguard's own `impersonation_*`, `dns_*`, `state_directory`, `penalty_box_*`,

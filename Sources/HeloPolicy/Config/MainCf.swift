@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import PostfixSyntax
 
 /// The assignments of a configuration file in Postfix `main.cf` syntax, before `$name` expansion.
 ///
@@ -16,7 +12,8 @@ import Darwin
 /// - Empty lines, white-space-only lines and lines whose first non-blank character is `#` are
 ///   ignored, also between a line and its continuation. A `#` later in a line is part of the value.
 /// - A logical line that would start with white space (a continuation with nothing before it) is
-///   ignored with a warning, as Postfix does.
+///   ignored with a warning, as Postfix does; text after a NUL byte is dropped with a warning.
+///   (Logical lines are read by PostfixSyntax's `LogicalLines`, as every table is.)
 /// - A later assignment replaces an earlier one; when the value differs, a warning is given
 ///   (Postfix: "overriding earlier entry").
 ///
@@ -50,7 +47,10 @@ public struct MainCf: Sendable {
     public static func parse(_ text: String, file: String) -> (MainCf, [ConfigDiagnostic]) {
         var diagnostics: [ConfigDiagnostic] = []
         var entries: [String: Entry] = [:]
-        for line in logicalLines(text, file: file, diagnostics: &diagnostics) {
+        let lines = LogicalLines.all(in: Array(text.utf8)) {
+            diagnostics.append(.logicalLine($0, file: file))
+        }
+        for line in lines {
             let location = SourceLocation(file: file, line: line.line)
             switch splitNameValue(line.text) {
             case .failure(let problem):
@@ -74,8 +74,11 @@ public struct MainCf: Sendable {
     /// Reads and parses a file. An unreadable file is a `ConfigError` naming the path and the
     /// reason; problems inside the file are returned as diagnostics.
     public static func load(path: String) throws(ConfigError) -> (MainCf, [ConfigDiagnostic]) {
-        let text = try TextFile.read(path)
-        return parse(text, file: path)
+        do throws(FileReadError) {
+            return parse(String(decoding: try FileContents.read(path), as: UTF8.self), file: path)
+        } catch {
+            throw ConfigError(nil, error.description)
+        }
     }
 
     /// True for a name `$name` expansion can refer to: letters, digits and `_` only.
@@ -84,8 +87,7 @@ public struct MainCf: Sendable {
     }
 
     static func isNameByte(_ byte: UInt8) -> Bool {
-        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A)
-            || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
+        CLocale.isAlnum(byte) || byte == UInt8(ascii: "_")
     }
 
     struct SplitProblem: Error { let message: String }
@@ -115,67 +117,5 @@ public struct MainCf: Sendable {
         let name = String(decoding: bytes[nameStart..<nameEnd], as: UTF8.self)
         let value = String(decoding: bytes[index..<valueEnd], as: UTF8.self)
         return .success((name, value))
-    }
-
-    /// Postfix's `readllines()` over a whole text: logical lines with the number of their first
-    /// physical line. Works on bytes, so CR LF line ends leave a CR that the value trim removes.
-    static func logicalLines(
-        _ text: String, file: String, diagnostics: inout [ConfigDiagnostic]
-    ) -> [LogicalLine] {
-        var result: [LogicalLine] = []
-        var current: [UInt8]? = nil
-        var currentLine = 0
-
-        func finish() {
-            guard let bytes = current else { return }
-            current = nil
-            if let first = bytes.first, CLocale.isSpace(first) {
-                let shown = String(decoding: bytes.prefix(30), as: UTF8.self)
-                diagnostics.append(.warning(SourceLocation(file: file, line: currentLine),
-                    "logical line must not start with whitespace: \"\(shown)\(bytes.count > 30 ? "..." : "")\""))
-                return
-            }
-            result.append(LogicalLine(text: String(decoding: bytes, as: UTF8.self), line: currentLine))
-        }
-
-        var physical = Array(text.utf8).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        if physical.last?.isEmpty == true { physical.removeLast() }
-        for (offset, raw) in physical.enumerated() {
-            let lineNumber = offset + 1
-            let firstNonBlank = raw.first { !CLocale.isSpace($0) }
-            if firstNonBlank == nil || firstNonBlank == UInt8(ascii: "#") { continue }
-            if CLocale.isSpace(raw.first!), current != nil {
-                current! += raw
-            } else {
-                finish()
-                current = Array(raw)
-                currentLine = lineNumber
-            }
-        }
-        finish()
-        return result
-    }
-}
-
-/// Whole-file reads for configuration and list files, with the C library's reason on failure.
-enum TextFile {
-    static func read(_ path: String) throws(ConfigError) -> String {
-        guard let stream = fopen(path, "rb") else {
-            throw ConfigError(nil, "cannot open \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { fclose(stream) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = fread(&buffer, 1, buffer.count, stream)
-            if count > 0 { bytes += buffer[0..<count] }
-            if count < buffer.count {
-                if ferror(stream) != 0 {
-                    throw ConfigError(nil, "cannot read \(path): \(String(cString: strerror(errno)))")
-                }
-                break
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

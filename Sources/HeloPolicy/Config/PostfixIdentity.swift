@@ -1,3 +1,5 @@
+import PostfixSyntax
+
 extension IdentitySources {
     /// Every Postfix parameter `impersonation_postfix_config` reads.
     static var postfixParameterNames: [String] {

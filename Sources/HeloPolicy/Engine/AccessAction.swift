@@ -1,3 +1,5 @@
+import PostfixSyntax
+
 /// The right-hand side of an access(5) table entry, split into its first word (the command,
 /// matched case-insensitively) and the rest, as Postfix's `check_table_result()` reads it.
 struct AccessAction: Sendable, Hashable {

@@ -1,3 +1,5 @@
+import PostfixSyntax
+
 /// Which tables a lookup may consult: the whole search string goes to every table, the
 /// shortened forms (parent domains, address prefixes, parts of an address) only to
 /// fixed-string tables — Postfix's FULL and PARTIAL lookups.

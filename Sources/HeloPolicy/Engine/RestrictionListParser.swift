@@ -1,3 +1,5 @@
+import PostfixSyntax
+
 /// Turns restriction-list text into ``Restriction`` values: once at load time for the lists in
 /// the configuration (where every problem is a diagnostic naming file and line), and at run time
 /// for access-table results that name restrictions (where a problem becomes Postfix's

@@ -1,3 +1,5 @@
+import PostfixSyntax
+
 /// What Postfix makes of the argument of a HELO or EHLO command (`helo_cmd()`/`ehlo_cmd()` in
 /// `src/smtpd/smtpd.c`, tokeniser in `src/smtpd/smtpd_token.c`).
 ///
@@ -45,7 +47,7 @@ public enum HeloName {
     /// Byte form of ``stored(_:)``. The result is always valid UTF-8, so it is returned as a String.
     public static func stored(bytes argument: [UInt8]) -> String {
         let question = UInt8(ascii: "?")
-        var name = Printable.replacingNonPrintable(argument, with: question)
+        var name = Printable.sanitized(argument, for: .postfix(replacement: question))
         for index in name.indices where neuteredBytes.contains(name[index]) {
             name[index] = question
         }
@@ -71,17 +73,11 @@ public enum HeloName {
 
 /// The SMTP command tokeniser of Postfix's smtpd, as far as HELO arguments need it.
 enum CommandTokenizer {
-    private static let space = UInt8(ascii: " ")
     private static let backslash = UInt8(ascii: "\\")
     private static let doubleQuote = UInt8(ascii: "\"")
     private static let openAngle = UInt8(ascii: "<")
     private static let closeAngle = UInt8(ascii: ">")
     private static let colon = UInt8(ascii: ":")
-
-    /// ASCII white space as C's `isspace()` in the C locale: space, TAB, LF, VT, FF, CR.
-    static func isWhitespace(_ byte: UInt8) -> Bool {
-        byte == space || (byte >= 0x09 && byte <= 0x0D)
-    }
 
     /// Splits `line` into tokens. A token whose quote group is not closed runs to the end of the
     /// line; Postfix marks it as malformed but HELO uses it all the same.
@@ -99,8 +95,8 @@ enum CommandTokenizer {
         while position < line.count {
             var byte = line[position]
             position += 1
-            if isWhitespace(byte) {
-                while position < line.count && isWhitespace(line[position]) { position += 1 }
+            if CLocale.isSpace(byte) {
+                while position < line.count && CLocale.isSpace(line[position]) { position += 1 }
                 if !token.isEmpty { break }
             } else if byte == openAngle {
                 readGroup(in: line, from: &position, opening: openAngle, closing: closeAngle, into: &token)
@@ -125,7 +121,7 @@ enum CommandTokenizer {
 
     /// True when the whole token is `to:` or `from:`, in any letter case.
     private static func endsAddressKeyword(_ token: [UInt8]) -> Bool {
-        let lowered = token.map(HostnameSyntax.asciiLowercased)
+        let lowered = token.map(CLocale.toLower)
         return lowered == Array("to:".utf8) || lowered == Array("from:".utf8)
     }
 

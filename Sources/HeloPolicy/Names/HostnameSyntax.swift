@@ -1,3 +1,5 @@
+import PostfixSyntax
+
 /// Postfix's syntax tests for host names and numeric addresses (`src/util/valid_hostname.c`,
 /// `src/global/valid_mailhost_addr.c`, `src/util/valid_utf8_hostname.c`), reproduced byte for byte.
 ///
@@ -31,11 +33,11 @@ public enum HostnameSyntax {
         for index in name.indices {
             let byte = name[index]
             let next = index + 1 < name.count ? name[index + 1] : nil
-            if isASCIILetterOrDigit(byte) || byte == .underscore {
+            if CLocale.isAlnum(byte) || byte == .underscore {
                 if labelLength == 0 { labelCount += 1 }
                 labelLength += 1
                 if labelLength > maximumLabelLength { return false }
-                if !isASCIIDigit(byte) { hasNonDigit = true }
+                if !CLocale.isDigit(byte) { hasNonDigit = true }
             } else if allowWildcard && byte == .asterisk {
                 // Only as the whole first label, and a label must follow.
                 guard labelLength == 0, labelCount == 0, next == .dot else { return false }
@@ -93,7 +95,7 @@ public enum HostnameSyntax {
         var fieldValue = 0
         for index in address.indices {
             let byte = address[index]
-            if isASCIIDigit(byte) {
+            if CLocale.isDigit(byte) {
                 if !insideField {
                     insideField = true
                     fieldValue = 0
@@ -147,7 +149,7 @@ public enum HostnameSyntax {
                 guard (2...6).contains(colonCount) else { return false }
                 return isValidIPv4Address(address[(index - hexRunLength)...])
             case .colon:
-                if colonCount == 0 && hexRunLength == 0 && isASCIILetterOrDigit(byte(at: index + 1)) {
+                if colonCount == 0 && hexRunLength == 0 && CLocale.isAlnum(byte(at: index + 1)) {
                     return false
                 }
                 colonCount += 1
@@ -160,7 +162,7 @@ public enum HostnameSyntax {
                 }
             default:
                 var end = index
-                while end < address.count && isASCIIHexDigit(address[end]) { end += 1 }
+                while end < address.count && CLocale.isXDigit(address[end]) { end += 1 }
                 hexRunLength = end - index
                 guard (1...4).contains(hexRunLength) else { return false }
                 index = end
@@ -179,7 +181,7 @@ public enum HostnameSyntax {
     public static func isValidMailhostAddress(bytes inside: [UInt8]) -> Bool {
         let prefix = Array("ipv6:".utf8)
         if inside.count >= prefix.count
-            && zip(inside, prefix).allSatisfy({ asciiLowercased($0) == $1 }) {
+            && zip(inside, prefix).allSatisfy({ CLocale.toLower($0) == $1 }) {
             return isValidIPv6Address(bytes: Array(inside.dropFirst(prefix.count)))
         }
         return isValidIPv4Address(bytes: inside)
@@ -209,24 +211,6 @@ public enum HostnameSyntax {
             return isValidHostname(ascii)
         }
         return isValidHostname(name)
-    }
-
-    // MARK: - Byte classes (ASCII only, as Postfix's ISALNUM etc.)
-
-    static func isASCIIDigit(_ byte: UInt8) -> Bool {
-        byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
-    }
-
-    static func isASCIILetterOrDigit(_ byte: UInt8) -> Bool {
-        isASCIIDigit(byte) || (asciiLowercased(byte) >= UInt8(ascii: "a") && asciiLowercased(byte) <= UInt8(ascii: "z"))
-    }
-
-    static func isASCIIHexDigit(_ byte: UInt8) -> Bool {
-        isASCIIDigit(byte) || (asciiLowercased(byte) >= UInt8(ascii: "a") && asciiLowercased(byte) <= UInt8(ascii: "f"))
-    }
-
-    static func asciiLowercased(_ byte: UInt8) -> UInt8 {
-        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 0x20 : byte
     }
 }
 

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import PostfixSyntax
 
 /// The outcome of matching a client against a `NetworkList`. `failed` is a table lookup error
 /// (or a pattern Postfix can only reject at match time); Postfix answers it with a temporary
@@ -109,17 +110,21 @@ public struct NetworkList: Sendable {
             }
             let text = String(item)
             if text.hasPrefix("/") {
-                do {
-                    let contents = try TextFile.read(text)
-                    var ignored: [ConfigDiagnostic] = []
-                    for line in MainCf.logicalLines(contents, file: text, diagnostics: &ignored) {
+                do throws(FileReadError) {
+                    // The file's own warnings come after those of its items, as they always have.
+                    let contents = String(decoding: try FileContents.read(text), as: UTF8.self)
+                    var readerWarnings: [ConfigDiagnostic] = []
+                    let lines = LogicalLines.all(in: Array(contents.utf8)) {
+                        readerWarnings.append(.logicalLine($0, file: text))
+                    }
+                    for line in lines {
                         parseItems(line.text, negated: negate, name: name,
                                    location: SourceLocation(file: text, line: line.line),
                                    openTable: openTable, into: &elements, diagnostics: &diagnostics)
                     }
-                    diagnostics += ignored
+                    diagnostics += readerWarnings
                 } catch {
-                    let reason = error.diagnostics.first?.message ?? "cannot open \(text)"
+                    let reason = error.description
                     diagnostics.append(.error(location, "\(name): \(reason)"))
                     elements.append(Element(negated: negate, pattern: .broken(reason)))
                 }
@@ -178,51 +183,12 @@ public struct NetworkList: Sendable {
         return pattern.contains("/") || pattern.hasPrefix("[")
     }
 
-    /// Postfix's `cidr_match_parse()`: `addr`, `addr/len`, `[addr]`, `[addr]/len`, `[addr/len]`.
+    /// Postfix's `cidr_match_parse()`, the reason kept for the error and for failed lookups.
     static func parseCIDR(_ pattern: String) -> CIDR {
-        var address = Substring(pattern)
-        var maskSearch: Substring
-        if address.first == "[" {
-            address = address.dropFirst()
-            guard let close = address.firstIndex(of: "]") else {
-                return .invalid("missing ']' character after \"[\(address)\"")
-            }
-            let after = address[address.index(after: close)...]
-            address = address[..<close]
-            if after.first == "/" {
-                maskSearch = after
-            } else if !after.isEmpty {
-                return .invalid("garbage after \"[\(address)]\"")
-            } else {
-                maskSearch = address
-            }
-        } else {
-            maskSearch = address
+        switch CIDRPattern.parse(pattern) {
+        case .success(let network): return .network(network)
+        case .failure(let problem): return .invalid(problem.message)
         }
-        var mask: Substring? = nil
-        if let slash = maskSearch.firstIndex(of: "/") {
-            mask = maskSearch[maskSearch.index(after: slash)...]
-            if maskSearch.startIndex == address.startIndex { address = address[..<slash] }
-        }
-        let isV6 = address.contains(":")
-        let bits = isV6 ? 128 : 32
-        let parsed = IPAddress(String(address)).flatMap { ($0.family == .v6) == isV6 ? $0 : nil }
-        guard let mask else {
-            guard let parsed else { return .invalid("bad address pattern: \"\(address)\"") }
-            return .network(IPNetwork(address: parsed, prefixLength: bits))
-        }
-        guard !mask.isEmpty, mask.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
-            return .invalid("bad mask value in \"\(address)/\(mask)\"")
-        }
-        guard let length = Int(mask), length <= bits else {
-            return .invalid("bad mask length in \"\(address)/\(mask)\"")
-        }
-        guard let parsed else { return .invalid("bad network value in \"\(address)/\(mask)\"") }
-        let network = IPNetwork(address: parsed, prefixLength: length)
-        guard network.hasNoHostBits else {
-            return .invalid("non-null host address bits in \"\(address)/\(mask)\", perhaps you should use \"\(network.masked.address)/\(length)\" instead")
-        }
-        return .network(network)
     }
 
     /// Matches a client: `clientName` is the verified client name (nil: none, matched as

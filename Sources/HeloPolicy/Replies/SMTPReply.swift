@@ -1,3 +1,5 @@
+import PostfixSyntax
+
 /// An SMTP reply line such as `554 5.7.1 <h>: Helo command rejected: Access denied`.
 ///
 /// Every refusal heloguard produces is built by ``restriction(code:dsn:text:softBounce:)``, which
@@ -68,7 +70,7 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
             repair = .badDSN(line)
             line = "450 4.7.1 Service unavailable"
         }
-        let bytes = Printable.replacingNonPrintable(Array(line.utf8), with: UInt8(ascii: " "))
+        let bytes = Printable.sanitized(Array(line.utf8), for: .postfix(replacement: UInt8(ascii: " ")))
         return Draft(line: String(decoding: bytes, as: UTF8.self), repair: repair)
     }
 

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import PostfixSyntax
 
 extension Evaluation {
     /// `reject_rhsbl_helo rbl.domain[=pattern]`: refuse when the HELO domain is listed in a
@@ -27,7 +28,7 @@ extension Evaluation {
         // Postfix tests the last label before the A-label conversion.
         let bytes = Array(domain.utf8)
         let lastLabel = bytes.lastIndex(of: UInt8(ascii: ".")).map { bytes[($0 + 1)...] } ?? bytes[...]
-        if !lastLabel.isEmpty && lastLabel.allSatisfy(HostnameSyntax.isASCIIDigit) { return .dunno }
+        if !lastLabel.isEmpty && lastLabel.allSatisfy(CLocale.isDigit) { return .dunno }
         if !domain.allSatisfy(\.isASCII), let ascii = IDNA.toASCII(domain) { domain = ascii }
         guard !domain.isEmpty, HostnameSyntax.isValidHostname(domain) else { return .dunno }
 
@@ -111,7 +112,7 @@ extension Evaluation {
         }
 
         let bytes = Array(expanded.utf8)
-        func isDigit(_ index: Int) -> Bool { index < bytes.count && HostnameSyntax.isASCIIDigit(bytes[index]) }
+        func isDigit(_ index: Int) -> Bool { index < bytes.count && CLocale.isDigit(bytes[index]) }
         guard bytes.count > 3, bytes[0] == UInt8(ascii: "4") || bytes[0] == UInt8(ascii: "5"),
               isDigit(1), isDigit(2), bytes[3] == UInt8(ascii: " ") else {
             events.append(PolicyLogEvent(.warning, "rbl response code configuration error: \(expanded)"))

@@ -1,3 +1,5 @@
+import PostfixSyntax
+
 /// A `cidr:` table: rules matched in file order against an IP address (postfix-helo-semantics
 /// §3.9, §9; Postfix `dict_cidr.c`, `cidr_match.c`).
 ///
@@ -67,8 +69,8 @@ public struct CIDRTable: AccessTable {
         var rules: [Rule] = []
         var openIfs: [(index: Int, line: Int)] = []
 
-        TableBytes.forEachLogicalLine(contents, file: path, diagnostics: &diagnostics) {
-            line, lineNumber, diagnostics in
+        LogicalLines.forEach(in: contents, warn: { diagnostics.append(.logicalLine($0, file: path)) }) {
+            line, lineNumber in
             switch parseRule(line, lineNumber: lineNumber, nesting: openIfs.count) {
             case .failure(let problem):
                 diagnostics.append(.error(SourceLocation(file: path, line: lineNumber),
@@ -97,6 +99,11 @@ public struct CIDRTable: AccessTable {
         return CIDRTable(spec: spec, rules: rules)
     }
 
+    /// `cidr_match_parse()`, with Postfix's complaint as the reason for skipping the rule.
+    private static func network(_ text: String) -> Result<IPNetwork, BraceTextProblem> {
+        CIDRPattern.parse(text).mapError { BraceTextProblem(message: $0.message) }
+    }
+
     /// `dict_cidr_parse_rule`: one logical line into a rule, or Postfix's reason for skipping it.
     private static func parseRule(
         _ line: [UInt8], lineNumber: Int, nesting: Int
@@ -108,7 +115,7 @@ public struct CIDRTable: AccessTable {
             for (offset, letter) in letters.enumerated() where line[offset] | 0x20 != letter {
                 return false
             }
-            return count == letters.count || !TableBytes.isAlnum(line[letters.count])
+            return count == letters.count || !CLocale.isAlnum(line[letters.count])
         }
         /// Skips `!` and whitespace from `index`, toggling `positive` at each `!`.
         func skipNegations(_ index: inout Int, _ positive: inout Bool) {
@@ -128,7 +135,7 @@ public struct CIDRTable: AccessTable {
             skipNegations(&index, &positive)
             let pattern = TableBytes.trimmed(line, index..<count)
             guard !pattern.isEmpty else { return .failure(BraceTextProblem(message: "no address pattern")) }
-            return parsePattern(TableBytes.string(line, pattern)).map {
+            return Self.network(TableBytes.string(line, pattern)).map {
                 .ifBlock(network: $0, positive: positive, endIndex: nil)
             }
         }
@@ -150,71 +157,12 @@ public struct CIDRTable: AccessTable {
         let value = TableBytes.trimmed(line, index..<count)
         guard !pattern.isEmpty else { return .failure(BraceTextProblem(message: "no address pattern")) }
         let network: IPNetwork
-        switch parsePattern(TableBytes.string(line, pattern)) {
+        switch Self.network(TableBytes.string(line, pattern)) {
         case .failure(let problem): return .failure(problem)
         case .success(let parsed): network = parsed
         }
         guard !value.isEmpty else { return .failure(BraceTextProblem(message: "no lookup result")) }
         return .success(.match(network: network, positive: positive,
                                value: TableBytes.string(line, value), line: lineNumber))
-    }
-
-    /// `cidr_match_parse`: `addr`, `addr/len`, `[addr]`, `[addr]/len` or `[addr/len]`.
-    static func parsePattern(_ text: String) -> Result<IPNetwork, BraceTextProblem> {
-        var address = Substring(text)
-        var maskSearch: Substring
-        if address.first == "[" {
-            address = address.dropFirst()
-            guard let close = address.firstIndex(of: "]") else {
-                return .failure(BraceTextProblem(message: "missing ']' character after \"[\(address)\""))
-            }
-            let after = address[address.index(after: close)...]
-            address = address[..<close]
-            if after.first == "/" {
-                maskSearch = after
-            } else if after.isEmpty {
-                maskSearch = address
-            } else {
-                return .failure(BraceTextProblem(message: "garbage after \"[\(address)]\""))
-            }
-        } else {
-            maskSearch = address
-        }
-
-        if let slash = maskSearch.firstIndex(of: "/") {
-            let mask = maskSearch[maskSearch.index(after: slash)...]
-            if maskSearch.startIndex == address.startIndex {
-                // The mask was inside the address text; cut it off.
-                address = address[..<slash]
-            }
-            let bitCount = address.contains(":") ? 128 : 32
-            let problem: String?
-            var parsed: IPAddress? = nil
-            if mask.isEmpty || !mask.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
-                problem = "bad mask value"
-            } else if (Int(mask) ?? Int.max) > bitCount {
-                problem = "bad mask length"
-            } else if let address = IPAddress(String(address)) {
-                parsed = address
-                problem = nil
-            } else {
-                problem = "bad network value"
-            }
-            guard let parsed, problem == nil else {
-                return .failure(BraceTextProblem(message: "\(problem ?? "") in \"\(address)/\(mask)\""))
-            }
-            let network = IPNetwork(address: parsed, prefixLength: Int(mask)!)
-            guard network.hasNoHostBits else {
-                return .failure(BraceTextProblem(message:
-                    "non-null host address bits in \"\(address)/\(mask)\", "
-                    + "perhaps you should use \"\(network.masked.address)/\(network.prefixLength)\" instead"))
-            }
-            return .success(network)
-        }
-
-        guard let parsed = IPAddress(String(address)) else {
-            return .failure(BraceTextProblem(message: "bad address pattern: \"\(address)\""))
-        }
-        return .success(IPNetwork(address: parsed, prefixLength: parsed.bytes.count * 8))
     }
 }

@@ -1,3 +1,5 @@
+import PostfixSyntax
+
 /// A table key as raw bytes. Postfix compares keys byte for byte (after case folding),
 /// while Swift `String` equality uses Unicode canonical equivalence, so fixed-string tables
 /// key their dictionaries with bytes instead. Hashing feeds the whole buffer at once, which is
@@ -54,20 +56,6 @@ public protocol KeyListingTable: AccessTable {
 /// Byte-level helpers shared by the table parsers. Table files can be large (100,000 entries
 /// is not unusual), so the parsers work on `[UInt8]` and only build `String`s for results.
 enum TableBytes {
-    /// The C locale's `isalnum()`.
-    @inline(__always)
-    static func isAlnum(_ byte: UInt8) -> Bool {
-        (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A)
-    }
-
-    /// ASCII-only lower-casing, in place.
-    @inline(__always)
-    static func foldASCII(_ bytes: inout [UInt8]) {
-        for index in bytes.indices where bytes[index] >= 0x41 && bytes[index] <= 0x5A {
-            bytes[index] |= 0x20
-        }
-    }
-
     /// Case folding of a fixed-string key, as Postfix's `casefold()`. ASCII text is lower-cased
     /// byte by byte (Postfix's `lowercase()`). Smtpd opens access tables with UTF-8 support, and
     /// with the default `smtputf8_enable = yes` Postfix folds well-formed non-ASCII keys with
@@ -75,11 +63,11 @@ enum TableBytes {
     /// are not well-formed UTF-8 (Postfix skips such keys) get the ASCII treatment only.
     static func fold(_ bytes: inout [UInt8]) {
         if bytes.allSatisfy({ $0 < 0x80 }) {
-            foldASCII(&bytes)
+            CLocale.lowercase(&bytes)
         } else if Printable.isValidUTF8(bytes), let folded = ICU.foldCase(bytes) {
             bytes = folded
         } else {
-            foldASCII(&bytes)
+            CLocale.lowercase(&bytes)
         }
     }
 
@@ -98,67 +86,6 @@ enum TableBytes {
 
     static func string<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
         String(decoding: Array(bytes), as: UTF8.self)
-    }
-
-    /// Splits table source bytes into logical lines exactly like Postfix's `readllines()` (and
-    /// `PostmapSource.logicalLines`, which does the same on `String`s): a physical line that
-    /// starts with whitespace continues the previous logical line (appended with its leading
-    /// whitespace, without the newline); empty lines, all-blank lines and lines whose first
-    /// non-blank byte is `#` are skipped, also between continuation lines. A logical line that
-    /// would start with whitespace is dropped with a warning. `body` receives each logical line
-    /// and the number of its first physical line; the buffer is reused between calls.
-    static func forEachLogicalLine(
-        _ bytes: [UInt8], file: String, diagnostics: inout [ConfigDiagnostic],
-        _ body: (_ line: [UInt8], _ lineNumber: Int, _ diagnostics: inout [ConfigDiagnostic]) -> Void
-    ) {
-        var current: [UInt8] = []
-        current.reserveCapacity(256)
-        var haveCurrent = false
-        var currentLine = 0
-        var lineNumber = 0
-
-        func finish(_ diagnostics: inout [ConfigDiagnostic]) {
-            guard haveCurrent else { return }
-            haveCurrent = false
-            if let nul = current.firstIndex(of: 0) {
-                // C string handling stops at the first NUL byte.
-                diagnostics.append(.warning(
-                    SourceLocation(file: file, line: currentLine),
-                    "text after null byte may be ignored"))
-                current.removeSubrange(nul...)
-            }
-            if let first = current.first, CLocale.isSpace(first) {
-                let shown = string(current.prefix(30)) + (current.count > 30 ? "..." : "")
-                diagnostics.append(.warning(
-                    SourceLocation(file: file, line: currentLine),
-                    "logical line must not start with whitespace: \"\(shown)\""))
-                return
-            }
-            body(current, currentLine, &diagnostics)
-        }
-
-        let count = bytes.count
-        var start = 0
-        while start < count {
-            var end = start
-            while end < count && bytes[end] != 0x0A { end += 1 }
-            lineNumber += 1
-            var firstNonBlank = start
-            while firstNonBlank < end && CLocale.isSpace(bytes[firstNonBlank]) { firstNonBlank += 1 }
-            if firstNonBlank < end && bytes[firstNonBlank] != 0x23 /* # */ {
-                if firstNonBlank > start && haveCurrent {
-                    current.append(contentsOf: bytes[start..<end])
-                } else {
-                    finish(&diagnostics)
-                    current.removeAll(keepingCapacity: true)
-                    current.append(contentsOf: bytes[start..<end])
-                    haveCurrent = true
-                    currentLine = lineNumber
-                }
-            }
-            start = end + 1
-        }
-        finish(&diagnostics)
     }
 
     /// Where the key of a `key whitespace value` line ends, following postmap/texthash: the
@@ -233,8 +160,8 @@ public struct FixedStringTable: KeyListingTable {
         entries.reserveCapacity(contents.count / 24)
         var failure: (reason: String, location: SourceLocation)? = nil
 
-        TableBytes.forEachLogicalLine(contents, file: path, diagnostics: &diagnostics) {
-            line, lineNumber, diagnostics in
+        LogicalLines.forEach(in: contents, warn: { diagnostics.append(.logicalLine($0, file: path)) }) {
+            line, lineNumber in
             guard failure == nil else { return }
             let location = SourceLocation(file: path, line: lineNumber)
             guard let keyEnd = TableBytes.keyEnd(line) else {

@@ -1,3 +1,5 @@
+import PostfixSyntax
+
 /// An `inline:{ key1=value1, key2=value2, { key3 = value with spaces } }` table written directly
 /// in main.cf (postfix-helo-semantics §3.6, Postfix `dict_inline.c`).
 ///

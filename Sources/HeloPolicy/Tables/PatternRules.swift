@@ -1,3 +1,5 @@
+import PostfixSyntax
+
 /// The two Postfix pattern-table dialects. Their rule files share one grammar, but Postfix
 /// parses them with two separate copies of the code (`dict_regexp.c`, `dict_pcre.c`) that
 /// differ in small ways this type records: the option letters, the legacy two-pattern form
@@ -164,7 +166,7 @@ struct PatternReplacement: Sendable, Equatable {
                 i = end
             } else {
                 var end = i
-                while end < text.count, isAlphanumeric(text[end]) || text[end] == UInt8(ascii: "_") {
+                while end < text.count, CLocale.isAlnum(text[end]) || text[end] == UInt8(ascii: "_") {
                     end += 1
                 }
                 name = text[i..<end]
@@ -232,14 +234,6 @@ struct PatternReplacement: Sendable, Equatable {
     }
 }
 
-/// C-locale `isalnum`.
-func isAlphanumeric(_ byte: UInt8) -> Bool {
-    (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
-        || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
-        || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
-}
-
-
 /// A loaded regexp: or pcre: rule file: the rules in file order, each already compiled, and
 /// the lookup walk Postfix performs over them.
 ///
@@ -284,7 +278,8 @@ struct PatternRuleSet<Matcher: PatternMatcher>: Sendable {
         var rules: [Rule] = []
         var openIfs: [Int] = []   // indexes in `rules` of the if rules not yet closed
 
-        for logical in PostmapSource.logicalLines(text, file: file, warnings: &diagnostics) {
+        let lines = LogicalLines.all(in: Array(text.utf8)) { diagnostics.append(.logicalLine($0, file: file)) }
+        for logical in lines {
             var bytes = Array(logical.text.utf8)
             while let last = bytes.last, CLocale.isSpace(last) { bytes.removeLast() }
             if bytes.isEmpty { continue }
@@ -401,14 +396,14 @@ private struct LineParser<Matcher: PatternMatcher> {
         for (offset, letter) in letters.enumerated() where bytes[offset] | 0x20 != letter | 0x20 {
             return false
         }
-        return bytes.count == letters.count || !isAlphanumeric(bytes[letters.count])
+        return bytes.count == letters.count || !CLocale.isAlnum(bytes[letters.count])
     }
 
     mutating func parse(
         openIfs: Int, compile: (PatternSource) -> Result<Matcher, PatternCompileFailure>
     ) -> Parsed? {
         guard let first = bytes.first else { return nil }
-        if !isAlphanumeric(first) {
+        if !CLocale.isAlnum(first) {
             return parseMatchRule(compile: compile)
         }
         if hasKeyword("if") {

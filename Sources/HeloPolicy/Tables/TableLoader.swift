@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import PostfixSyntax
 
 /// A table opened from its `type:name` spec, with everything found while loading it.
 /// Diagnostics may contain errors even though a table was returned: Postfix keeps running with
@@ -104,35 +100,13 @@ public enum TableLoader {
         return name
     }
 
-    /// Reads a whole file as bytes, throwing a `ConfigError` with the OS reason on failure.
+    /// Reads a whole file as bytes, throwing a `ConfigError` with the OS reason on failure
+    /// (`cannot open SPEC: open PATH: REASON`).
     static func readFile(_ path: String, spec: String, at location: SourceLocation?) throws(ConfigError) -> [UInt8] {
-        func failure(_ operation: String, _ code: Int32) -> ConfigError {
-            ConfigError(location, "cannot open \(spec): \(operation) \(path): \(String(cString: strerror(code)))")
+        do throws(FileReadError) {
+            return try FileContents.read(path)
+        } catch {
+            throw ConfigError(location, "cannot open \(spec): \(error.operation.rawValue) \(path): \(error.reason)")
         }
-        let descriptor = openReadOnly(path)
-        guard descriptor >= 0 else { throw failure("open", errno) }
-        defer { close(descriptor) }
-
-        var info = stat()
-        var result: [UInt8] = []
-        if fstat(descriptor, &info) == 0, info.st_size > 0 {
-            result.reserveCapacity(Int(info.st_size))
-        }
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let got = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw failure("read", errno)
-            }
-            if got == 0 { break }
-            result.append(contentsOf: chunk[0..<got])
-        }
-        return result
     }
-}
-
-/// `open(2)` for reading; a free function because `TableLoader.open` hides the C name.
-private func openReadOnly(_ path: String) -> Int32 {
-    open(path, O_RDONLY)
 }

@@ -1,17 +1,3 @@
-/// Character classes of the C locale, which Postfix's parsers use (`ISSPACE`): heloguard's
-/// parsers must split exactly where Postfix splits, whatever the process locale.
-enum CLocale {
-    /// `isspace()`: space, `\t`, `\n`, `\v`, `\f`, `\r`.
-    @inline(__always)
-    static func isSpace(_ byte: UInt8) -> Bool {
-        byte == 0x20 || (byte >= 0x09 && byte <= 0x0D)
-    }
-
-    static func isSpace(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x80 && isSpace(UInt8(scalar.value))
-    }
-}
-
 /// Postfix's list syntax (`mystrtokq()` with `", \t\r\n"` separators): items separated by
 /// commas and white space, a `{ ... }` group (at any depth, anywhere in an item) kept whole.
 /// Restriction lists, `mynetworks` and the heloguard list parameters all use it, and so do
