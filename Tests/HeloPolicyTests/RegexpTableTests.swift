@@ -165,6 +165,16 @@ struct RegexpTableTests {
         ])
     }
 
+    @Test func aNulByteEndsTheRuleWithAWarning() {
+        let (table, diagnostics) = Self.load("/^a$/ REJECT first\0/^b$/ OK\n/^c$/ OK\n")
+        #expect(diagnostics.map(\.description) == [
+            "/etc/postfix/helo.re:1: warning: text after null byte may be ignored",
+        ])
+        #expect(table.lookup("a") == .found(value: "REJECT first", line: 1))
+        #expect(table.lookup("b") == .notFound)
+        #expect(table.lookup("c") == .found(value: "OK", line: 2))
+    }
+
     @Test func loadingAndDroppingTablesFreesPatterns() {
         // Loading and dropping many tables must not crash (regfree in deinit).
         for _ in 0..<50 {

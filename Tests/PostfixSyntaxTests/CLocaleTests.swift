@@ -23,12 +23,12 @@ struct CLocaleTests {
         func libc(_ byte: UInt8) -> Bool {
             let c = Int32(byte)
             switch self {
-            case .isspace: return isspace(c) != 0
-            case .isdigit: return isdigit(c) != 0
-            case .isalpha: return isalpha(c) != 0
-            case .isalnum: return isalnum(c) != 0
-            case .isxdigit: return isxdigit(c) != 0
-            case .iscntrl: return iscntrl(c) != 0
+            case .isspace: return Glibc.isspace(c) != 0
+            case .isdigit: return Glibc.isdigit(c) != 0
+            case .isalpha: return Glibc.isalpha(c) != 0
+            case .isalnum: return Glibc.isalnum(c) != 0
+            case .isxdigit: return Glibc.isxdigit(c) != 0
+            case .iscntrl: return Glibc.iscntrl(c) != 0
             }
         }
     }
