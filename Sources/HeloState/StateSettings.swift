@@ -56,9 +56,6 @@ public struct StateSettings: Sendable, Hashable {
         usesSharedDatabase ? try? PostgresURL(parsing: database) : nil
     }
 
-    /// The URL schemes `state_database` accepts.
-    public static let databaseSchemes = ["postgresql", "postgres"]
-
     /// The embedded store's file: ``directory``/``databaseFileName``.
     public var databasePath: String {
         directory.hasSuffix("/") ? directory + Self.databaseFileName : directory + "/" + Self.databaseFileName

@@ -105,7 +105,7 @@ struct StoreHealthTests {
         for _ in 0..<3 { #expect(throws: StoreHealthError.self) { try health.apply([]) } }
         #expect(store.calls == 1)
         #expect(log.lines.count == 1)
-        #expect(log.lines.first?.hasPrefix("state store: needs an administrator; the penalty box works from memory") == true, "\(log.lines)")
+        #expect(log.lines.first?.hasPrefix("error: state store: needs an administrator; the penalty box works from memory") == true, "\(log.lines)")
         #expect(health.isFailing)
         store.fixed.withLock { $0 = true }
         Thread.sleep(forTimeInterval: 0.3)

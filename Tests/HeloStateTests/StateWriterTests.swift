@@ -195,6 +195,10 @@ struct StateWriterTests {
         let outage = ["state store: cannot write: simulated outage", "state store: writes succeed again"]
         let refusal = "state store: gave up 1 change(s) the store refused: simulated refusal"
         let expected = (reportsOutages ? outage : []) + [refusal]
+        // The writer logs after it wakes the flush: give the last line a moment to arrive.
+        let deadline = Date().addingTimeInterval(5)
+        while log.all.count < expected.count && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        Thread.sleep(forTimeInterval: 0.05)
         #expect(log.all.count == expected.count)
         #expect(zip(log.all, expected).allSatisfy { $0.hasPrefix($1) }, "\(log.all)")
         #expect(store.applied == [record(0)])

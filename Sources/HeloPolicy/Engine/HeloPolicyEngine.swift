@@ -103,8 +103,8 @@ public struct HeloPolicyEngine: Sendable {
 
     /// Asks, at HELO time, the DNS questions a recipient's evaluation would ask, so that they
     /// are answered before the first RCPT (through a caching resolver given to this engine).
-    /// Runs the list as for a recipient not yet known and throws the verdict away (with the
-    /// pauses its `sleep`s would ask for: none are asked). Questions that depend on the sender or recipient are asked when needed.
+    /// Runs the list as for a recipient not yet known and throws the verdict away; its `sleep`s
+    /// ask for no pause. Questions that depend on the sender or recipient are asked when needed.
     public func prefetch(facts: SessionFacts) {
         guard config.delayReject, let argument = facts.heloArgument else { return }
         let evaluation = Evaluation(config: config, resolver: resolver, penalties: penalties, facts: facts,
