@@ -6,6 +6,7 @@
 // pointers of libmilter's own types, and the client address arrives as a raw sockaddr.
 // This header exposes small, const-correct functions with a CMilter_ prefix instead; every
 // one says why it exists. Swift code sees only these declarations, never mfapi.h itself.
+// Only MilterKit imports this module.
 #ifndef CMILTER_H
 #define CMILTER_H
 
