@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "heloguard",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "heloguard", targets: ["heloguard"]),
         .library(name: "HeloPolicy", targets: ["HeloPolicy"]),

@@ -56,7 +56,6 @@ int CMilter_register(const char *name, unsigned long actionFlags, const CMilter_
 int CMilter_setconn(const char *socketSpec) { return smfi_setconn((char *)socketSpec) == MI_SUCCESS ? 0 : -1; }
 int CMilter_settimeout(int seconds) { return smfi_settimeout(seconds) == MI_SUCCESS ? 0 : -1; }
 int CMilter_setbacklog(int backlog) { return smfi_setbacklog(backlog) == MI_SUCCESS ? 0 : -1; }
-int CMilter_setdbg(int level) { return smfi_setdbg(level) == MI_SUCCESS ? 0 : -1; }
 int CMilter_opensocket(int removeStale) { return smfi_opensocket(removeStale ? true : false) == MI_SUCCESS ? 0 : -1; }
 int CMilter_main(void) { return smfi_main() == MI_SUCCESS ? 0 : -1; }
 int CMilter_stop(void) { return smfi_stop() == MI_SUCCESS ? 0 : -1; }
@@ -141,7 +140,7 @@ int CMilter_setreply(CMilter_Context *ctx, const char *rcode, const char *xcode,
 int CMilter_setmlreply(CMilter_Context *ctx, const char *rcode, const char *xcode,
                        const char *const *l, int count) {
     int r;
-    // libmilter accepts at most 32 lines and needs the list NULL-terminated.
+    // libmilter accepts up to 32 lines and needs the list NULL-terminated; this shim spells out 1-8.
     switch (count) {
 #define L(n) l[n]
     case 1: r = smfi_setmlreply(CTX(ctx), rcode, xcode, L(0), NULL); break;

@@ -12,7 +12,6 @@ let fuzzTargets = [
 
 let package = Package(
     name: "heloguard-fuzz",
-    platforms: [.macOS(.v13)],
     dependencies: [
         .package(name: "heloguard", path: ".."),
     ],

@@ -6,6 +6,7 @@
 // pointers of libmilter's own types, and the client address arrives as a raw sockaddr.
 // This header exposes small, const-correct functions with a CMilter_ prefix instead; every
 // one says why it exists. Swift code sees only these declarations, never mfapi.h itself.
+// Only MilterKit imports this module.
 #ifndef CMILTER_H
 #define CMILTER_H
 
@@ -62,10 +63,9 @@ int CMilter_register(const char *name, unsigned long actionFlags, const CMilter_
 /// CMilter_main). Returns 0 on success.
 int CMilter_setconn(const char *socketSpec);
 
-/// smfi_settimeout / smfi_setbacklog / smfi_setdbg, for symmetry (no const issue).
+/// smfi_settimeout / smfi_setbacklog, for symmetry (no const issue).
 int CMilter_settimeout(int seconds);
 int CMilter_setbacklog(int backlog);
-int CMilter_setdbg(int level);
 
 /// smfi_opensocket: creates the listening socket now (so the caller can change its mode and
 /// owner, and report errors before the main loop). `removeStale` unlinks an old unix socket.
@@ -88,8 +88,9 @@ int CMilter_setsymlist(CMilter_Context *ctx, int stage, const char *macros);
 /// smfi_setreply takes `char *` for strings it only reads. `xcode` may be NULL.
 int CMilter_setreply(CMilter_Context *ctx, const char *rcode, const char *xcode, const char *message);
 
-/// smfi_setmlreply is variadic, which Swift cannot call. This takes an array of 1 to 32 lines
-/// and spells out the call for each count libmilter accepts.
+/// smfi_setmlreply is variadic, which Swift cannot call. This takes an array of 1 to 8 lines
+/// and spells out the call for each of those counts; any other count fails (returns -1) without
+/// calling libmilter. libmilter itself would take up to 32 lines; heloguard never builds more than 8.
 int CMilter_setmlreply(CMilter_Context *ctx, const char *rcode, const char *xcode,
                        const char *const *lines, int count);
 

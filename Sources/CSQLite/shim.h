@@ -1,2 +1,2 @@
-// SQLite's C API, for HeloState's embedded store (SQLiteStateStore).
+// SQLite's C API, for HeloState's embedded store (SQLiteStateStore); no other module imports it.
 #include <sqlite3.h>

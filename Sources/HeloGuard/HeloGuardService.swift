@@ -40,18 +40,76 @@ public struct HeloGuardService: Sendable {
         self.options = options
     }
 
+    /// What the start has set up so far: where errors go, the socket, the configuration and
+    /// the account to switch to.
+    private struct Startup {
+        /// Errors before detaching go to the terminal (stderr), whatever `log` is.
+        let startupErrors: StderrLog
+        let log: any MailLog
+        let socket: MilterSocket
+        let store: ConfigurationStore
+        let account: ServiceAccount?
+        let pidFile: PidFile?
+
+        /// Logs `message` as an error, and on the terminal too when running detached.
+        func fail(_ message: String, foreground: Bool) {
+            log.error(message)
+            if !foreground { startupErrors.error(message) }
+        }
+    }
+
     /// Runs the milter; returns the process exit status (0 after a signal-requested stop).
     public func run() -> Int32 {
         // Before any thread exists: every thread inherits this mask.
         SignalWatcher.blockSignals()
-        let startupErrors = StderrLog()
+        let startup: Startup
+        switch prepare() {
+        case .success(let prepared): startup = prepared
+        case .failure(let exit): return exit.status
+        }
+        Self.logDiagnostics(startup.store.current.loaded.diagnostics, to: startup.log)
+        let runner = MilterRunner(name: "heloguard", socket: startup.socket,
+                                  factory: HeloGuardFactory(store: startup.store, log: startup.log))
+        if let status = openDetachAndSwitch(runner, startup) { return status }
 
+        let (log, store, socket, pidFile) = (startup.log, startup.store, startup.socket, startup.pidFile)
+        // The resolver's and the state store's threads start only now, in the detached process.
+        Self.startThreads(of: store.current, log: log)
+        if let failure = Self.startMetrics(store: store, version: options.version, log: log) {
+            log.error(failure + "; not starting")
+            if !options.foreground { startup.startupErrors.error(failure) }
+            store.current.penalties.shutdown(timeout: .seconds(2))
+            Self.removeFiles(socket: socket, pidFile: pidFile)
+            return 1
+        }
+
+        // Under systemd (Type=notify) only; nil otherwise.
+        let systemd = SystemdNotifier.fromEnvironment(log: log)
+        do throws(SignalWatcher.StartError) {
+            try Self.watchSignals(startup, systemd: systemd)
+        } catch {
+            log.error(error.description)
+            Self.removeFiles(socket: socket, pidFile: pidFile)
+            return 1
+        }
+        return serve(runner, startup, systemd: systemd)
+    }
+
+    /// An exit status for a start that cannot go on (the reason is logged already).
+    private struct Exit: Error {
+        let status: Int32
+    }
+
+    /// Parses the socket, loads the configuration and finds the `--user` account; nothing is
+    /// opened or started yet.
+    private func prepare() -> Result<Startup, Exit> {
+        let startupErrors = StderrLog()
         let socket: MilterSocket
         do throws(MilterSocketError) {
             socket = try MilterSocket(parsing: options.socket)
         } catch {
             startupErrors.error(error.description)
-            return 1
+            return .failure(Exit(status: 1))
         }
         let log: any MailLog = options.foreground ? StderrLog() : SyslogLog()
         // Absolute before detaching (daemon() changes to /): a reload must read the same file.
@@ -63,89 +121,68 @@ public struct HeloGuardService: Sendable {
         } catch {
             for diagnostic in error.diagnostics { startupErrors.error(diagnostic.description) }
             startupErrors.error("\(options.configPath): configuration refused; not starting")
-            return 1
+            return .failure(Exit(status: 1))
         }
         var account: ServiceAccount?
         if let user = options.user {
             guard let found = ServiceAccount.named(user) else {
                 startupErrors.error("unknown user \"\(user)\" (--user)")
-                return 1
+                return .failure(Exit(status: 1))
             }
             account = found
         } else if geteuid() == 0 {
             log.warning(ServiceAccount.rootWarning)
         }
+        return .success(Startup(startupErrors: startupErrors, log: log, socket: socket, store: store,
+                                account: account, pidFile: pidFile))
+    }
 
-        Self.logDiagnostics(store.current.loaded.diagnostics, to: log)
-
-        let runner = MilterRunner(name: "heloguard", socket: socket, factory: HeloGuardFactory(store: store, log: log))
+    /// Opens the socket (as root, owned by the account), detaches unless in the foreground,
+    /// writes the pid file and drops privileges. Returns an exit status when one step fails.
+    private func openDetachAndSwitch(_ runner: MilterRunner, _ startup: Startup) -> Int32? {
+        let socket = startup.socket
         do throws(MilterRunnerError) {
             try runner.open(backlog: options.listenBacklog ?? ListenBacklog.kernelMaximum(),
                             mode: socket.path == nil ? nil : options.socketMode,
-                            owner: account.map { ($0.uid, $0.gid) })
+                            owner: startup.account.map { ($0.uid, $0.gid) })
         } catch {
-            log.error(error.description)
-            if !options.foreground { startupErrors.error(error.description) }
+            startup.fail(error.description, foreground: options.foreground)
             return 1
         }
         if !options.foreground, daemon(0, 0) != 0 {
-            startupErrors.error("cannot detach from the terminal: \(String(cString: strerror(errno)))")
+            startup.startupErrors.error("cannot detach from the terminal: \(String(cString: strerror(errno)))")
             return 1
         }
-        if let pidFile {
+        if let pidFile = startup.pidFile {
             do throws(PidFile.Problem) {
                 try pidFile.write()
             } catch {
-                log.error(error.description)
-                if !options.foreground { startupErrors.error(error.description) }
+                startup.fail(error.description, foreground: options.foreground)
                 Self.removeFiles(socket: socket, pidFile: nil)
                 return 1
             }
             if geteuid() == 0, pidFile.directoryIsWritableByOthers {
-                log.warning("the directory of the pid file \(pidFile.path) is writable by users other than root: whoever kills by it may be given another process id")
+                startup.log.warning("the directory of the pid file \(pidFile.path) is writable by users other than root: whoever kills by it may be given another process id")
             }
         }
-        if let account {
+        if let account = startup.account {
             do throws(ServiceAccount.SwitchError) {
                 try account.switchTo()
             } catch {
-                log.error(error.description)
-                Self.removeFiles(socket: socket, pidFile: pidFile)
+                startup.log.error(error.description)
+                Self.removeFiles(socket: socket, pidFile: startup.pidFile)
                 return 1
             }
         }
+        return nil
+    }
 
-        // The resolver's and the state store's threads start only now, in the detached process.
-        Self.startThreads(of: store.current, log: log)
-        if let failure = Self.startMetrics(store: store, version: options.version, log: log) {
-            log.error(failure + "; not starting")
-            if !options.foreground { startupErrors.error(failure) }
-            store.current.penalties.shutdown(timeout: .seconds(2))
-            Self.removeFiles(socket: socket, pidFile: pidFile)
-            return 1
-        }
-
-        // Under systemd (Type=notify) only; nil otherwise.
-        let systemd = SystemdNotifier.fromEnvironment(log: log)
-        do throws(SignalWatcher.StartError) { try SignalWatcher.watch(reload: {
-            systemd?.reloading()
-            defer { systemd?.reloaded(status: "serving on \(socket) with configuration #\(store.current.generation)") }
-            do throws(ConfigError) {
-                let next = try store.reload()
-                HeloGuardMetrics.current?.reloaded(next)
-                log.info("reload: \(store.path) loaded (configuration #\(next.generation)); new connections use it")
-                Self.logDiagnostics(next.loaded.diagnostics, to: log)
-                Self.startThreads(of: next, log: log)
-                // A reload also re-reads the penalty box from the store, so `heloguard penalty
-                // add` or `remove` followed by a reload takes effect at once, not at the next
-                // refresh. Reloads run on a thread of their own (the signal thread stays free
-                // to see a stop signal), one at a time, so a store that is down delays later
-                // reloads rather than piling up threads.
-                next.penalties.refresh()
-            } catch {
-                HeloGuardMetrics.current?.reloaded(nil)
-                log.error("reload refused: \(error.diagnostics.filter { $0.severity == .error }.map(\.description).joined(separator: "; ")); keeping the previous configuration")
-            }
+    /// SIGUSR1 reloads (``reload(store:socket:systemd:log:)``); SIGTERM, SIGINT and SIGHUP stop libmilter,
+    /// and exit outright should it not stop within ``stopDeadlineSeconds``.
+    private static func watchSignals(_ startup: Startup, systemd: SystemdNotifier?) throws(SignalWatcher.StartError) {
+        let (log, store, socket, pidFile) = (startup.log, startup.store, startup.socket, startup.pidFile)
+        try SignalWatcher.watch(reload: {
+            reload(store: store, socket: socket, systemd: systemd, log: log)
         }, stop: { signal in
             log.info("\(signal) received; stopping")
             systemd?.stopping()
@@ -156,12 +193,35 @@ public struct HeloGuardService: Sendable {
             store.current.penalties.shutdown(timeout: .seconds(2))
             Self.removeFiles(socket: socket, pidFile: pidFile)
             _exit(Self.stopDeadlineStatus)
-        }) } catch {
-            log.error(error.description)
-            Self.removeFiles(socket: socket, pidFile: pidFile)
-            return 1
-        }
+        })
+    }
 
+    /// One SIGUSR1: loads the configuration again; a broken one is refused and the old one kept.
+    private static func reload(store: ConfigurationStore, socket: MilterSocket, systemd: SystemdNotifier?, log: any MailLog) {
+        systemd?.reloading()
+        defer { systemd?.reloaded(status: "serving on \(socket) with configuration #\(store.current.generation)") }
+        do throws(ConfigError) {
+            let next = try store.reload()
+            HeloGuardMetrics.current?.reloaded(next)
+            log.info("reload: \(store.path) loaded (configuration #\(next.generation)); new connections use it")
+            Self.logDiagnostics(next.loaded.diagnostics, to: log)
+            Self.startThreads(of: next, log: log)
+            // A reload also re-reads the penalty box from the store, so `heloguard penalty
+            // add` or `remove` followed by a reload takes effect at once, not at the next
+            // refresh. Reloads run on a thread of their own (the signal thread stays free
+            // to see a stop signal), one at a time, so a store that is down delays later
+            // reloads rather than piling up threads.
+            next.penalties.refresh()
+        } catch {
+            HeloGuardMetrics.current?.reloaded(nil)
+            log.error("reload refused: \(error.diagnostics.filter { $0.severity == .error }.map(\.description).joined(separator: "; ")); keeping the previous configuration")
+        }
+    }
+
+    /// libmilter's main loop until a stop; then the queued state changes are written and the
+    /// socket and pid files removed.
+    private func serve(_ runner: MilterRunner, _ startup: Startup, systemd: SystemdNotifier?) -> Int32 {
+        let (log, store, socket) = (startup.log, startup.store, startup.socket)
         log.info("starting heloguard \(options.version) (libmilter \(MilterRunner.libraryVersion)) on \(socket) with \(store.path)")
         systemd?.announceReadiness(of: socket, status: "serving on \(socket) with configuration #\(store.current.generation)")
         var status: Int32 = 0
@@ -177,7 +237,7 @@ public struct HeloGuardService: Sendable {
         if !store.current.penalties.shutdown(timeout: .seconds(5)) {
             log.warning("the state database did not take every queued change before shutdown; some were lost")
         }
-        Self.removeFiles(socket: socket, pidFile: pidFile)
+        Self.removeFiles(socket: socket, pidFile: startup.pidFile)
         return status
     }
 

@@ -22,6 +22,10 @@ public final class HeloGuardSession: MilterHandler {
     private let log: any MailLog
     /// Sees every decision this session makes (`heloguard test`, the metrics); nil: nobody.
     public var observer: (any SessionObserver)?
+    /// Carries out the pauses a decision asks for (`sleep`), one call per pause, in seconds.
+    /// Blocks the calling libmilter thread, as Postfix's `sleep` holds its smtpd process;
+    /// tests put a recorder here.
+    public var pause: (Int) -> Void = SessionPause.sleep(seconds:)
     /// The policy engine with this session's DNS answers: made anew for each new HELO name, so
     /// every recipient (and a repeated EHLO with the same name) reuses the answers found at HELO.
     private var engine: HeloPolicyEngine
@@ -96,6 +100,7 @@ public final class HeloGuardSession: MilterHandler {
         // Delayed rejection off: decide now. Postfix would refuse the HELO command itself; a
         // milter cannot (the MTA answers 250 and applies our reply to MAIL and later commands).
         let result = engine.checkHelo(argument: name, facts: facts)
+        performPauses(of: result.decision)
         observer?.decided(helo: name, result.decision)
         writeEvents(result.decision.events, command: "HELO", queueID: "NOQUEUE", recipient: nil, helo: name)
         carryOut(result.decision)
@@ -143,6 +148,7 @@ public final class HeloGuardSession: MilterHandler {
             return .tempfail(Self.internalErrorReply)
         }
         let decision = engine.decide(recipient: recipient, facts: facts, heloDeferral: heloDeferral)
+        performPauses(of: decision)
         observer?.decided(recipient: recipient, decision)
         let queueID = context.macro("i").flatMap { $0.isEmpty ? nil : $0 } ?? "NOQUEUE"
         writeEvents(decision.events, command: "RCPT", queueID: queueID, recipient: RecipientAddress.bare(recipient),
@@ -212,6 +218,12 @@ public final class HeloGuardSession: MilterHandler {
     }
 
     // MARK: - Helpers
+
+    /// The `sleep`s the evaluation reached, in order, before anything is logged or answered:
+    /// Postfix pauses while it evaluates, so its log line and reply come after the pause.
+    private func performPauses(of decision: RecipientDecision) {
+        for seconds in decision.pauses where seconds > 0 { pause(seconds) }
+    }
 
     /// Notes the verdict for the HELO log and, when the decision asks for it, boxes the client.
     private func carryOut(_ decision: RecipientDecision) {

@@ -280,12 +280,9 @@ public final class PenaltyService: PenaltyLookup, Sendable {
                 log.error("cannot load the penalty box from \(name): \(error); starting with an empty box")
             }
         }
-        let writer = StateWriter(store: store, log: { line in
-            // StoreHealth reports an outage once for the whole service (writer and refresh
-            // thread alike); the writer's own lines about it would only repeat that.
-            if line.hasPrefix("state store: cannot write") || line.hasPrefix("state store: writes succeed again") { return }
-            log.warning(line)
-        })
+        // StoreHealth reports an outage once for the whole service (writer and refresh thread
+        // alike); the writer's own lines about it would only repeat that.
+        let writer = StateWriter(store: store, reportsOutages: false, log: { line in log.warning(line) })
         store.countDroppedChanges { [weak writer] in writer?.statistics.dropped ?? 0 }
         let refresher = Refresher(interval: refreshInterval)
         let running = Running(store: store, writer: writer, refresher: refresher)

@@ -1,5 +1,6 @@
 import HeloDNS
 import HeloPolicy
+import HeloState
 import MilterKit
 import Synchronization
 
@@ -41,7 +42,7 @@ public final class RuntimeConfiguration: Sendable {
                             penalties: PenaltyService? = nil) {
         self.init(path: path, loaded: loaded, generation: generation,
                   resolver: ResolverSetup(resolver: resolver, settings: loaded.policy.dns),
-                  penalties: penalties ?? PenaltyService.inMemory(settings: loaded.policy.state))
+                  penalties: penalties ?? PenaltyService.inMemory(settings: loaded.state))
     }
 
     public var policy: PolicyConfig { loaded.policy }
@@ -146,7 +147,7 @@ public final class ConfigurationStore: Sendable {
         self.makePenalties = makePenalties
         let loaded = try loader(path)
         let first = RuntimeConfiguration(path: path, loaded: loaded, generation: 1, resolver: makeResolver(loaded.policy.dns),
-                                         penalties: makePenalties(loaded.policy.state))
+                                         penalties: makePenalties(loaded.state))
         state = Mutex(first)
     }
 
@@ -164,8 +165,8 @@ public final class ConfigurationStore: Sendable {
         let setup = reusable
             ? ResolverSetup(resolver: previous.resolver, settings: loaded.policy.dns)
             : makeResolver(loaded.policy.dns)
-        let penalties = previous.penalties.settings == loaded.policy.state
-            ? previous.penalties : makePenalties(loaded.policy.state)
+        let penalties = previous.penalties.settings == loaded.state
+            ? previous.penalties : makePenalties(loaded.state)
         let next = state.withLock { current in
             let next = RuntimeConfiguration(path: path, loaded: loaded, generation: current.generation + 1, resolver: setup,
                                             penalties: penalties)

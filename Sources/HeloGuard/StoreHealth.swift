@@ -1,6 +1,5 @@
 import Foundation
 import HeloState
-import HeloStatePostgres
 import Synchronization
 
 /// Stands between the penalty service's threads (the state writer, the refresh thread) and the
@@ -15,7 +14,7 @@ import Synchronization
 /// interval. A successful write ends any outage; a read or prune ends only an outage that began
 /// with the same kind of call, since reads still work on a full disk.
 ///
-/// **A configuration problem** (``PostgresStoreError/isConfigurationProblem``: a wrong
+/// **A configuration problem** (``StateStoreFailure/isConfigurationProblem``, e.g. a wrong
 /// password, a missing database or grant) is logged as an error, and from then on calls fail at
 /// once with a transient ``StoreHealthError/waiting(_:)`` — so the writer keeps its queue rather
 /// than giving the changes up — except one call per `probeInterval`, which tries the server
@@ -92,7 +91,7 @@ final class StoreHealth: StateStore {
             return value
         } catch {
             HeloGuardMetrics.current?.stateStoreErrors.increment()
-            if let failure = error as? PostgresStoreError, failure.isConfigurationProblem {
+            if let failure = error as? any StateStoreFailure, failure.isConfigurationProblem {
                 noteMisconfigured("\(failure)")
                 throw StoreHealthError.waiting("\(failure)")
             }

@@ -48,12 +48,6 @@ public final class PenaltyBox: Sendable {
         }
     }
 
-    /// Puts `entry` into the box as it is, replacing any entry for its key (an administrator's
-    /// `penalty add`, or an entry read from the store).
-    public func insert(_ entry: PenaltyEntry) {
-        state.withLock { $0.put(entry, limit: policy.maxEntries) }
-    }
-
     /// Replaces the whole content, e.g. with what the store holds. Entries beyond the bound are
     /// dropped, soonest-expiring first.
     public func replaceAll(with entries: [PenaltyEntry]) {
@@ -67,26 +61,6 @@ public final class PenaltyBox: Sendable {
     @discardableResult
     public func remove(_ key: PenaltyKey) -> PenaltyEntry? {
         state.withLock { $0.entries.removeValue(forKey: key) }
-    }
-
-    /// The entries active at `now`, soonest expiry first (then by key).
-    public func list(at now: Date) -> [PenaltyEntry] {
-        let active = state.withLock { state in state.entries.values.filter { $0.isActive(at: now) } }
-        return active.sorted { ($0.expires, $0.key) < ($1.expires, $1.key) }
-    }
-
-    /// Forgets entries that expired more than ``PenaltyPolicy/memory`` before `now`; returns how many.
-    @discardableResult
-    public func purge(at now: Date) -> Int {
-        let cutoff = policy.forgetCutoff(at: now)
-        return state.withLock { state in
-            var removed = 0
-            while let top = state.soonest(), top.expires < cutoff {
-                state.entries.removeValue(forKey: top.key)
-                removed += 1
-            }
-            return removed
-        }
     }
 
     /// How many entries the box holds, the remembered expired ones included.

@@ -97,6 +97,14 @@ public struct PruneResult: Sendable, Hashable {
 /// (the store refused them and always will).
 public protocol StateStoreFailure: Error, CustomStringConvertible {
     var isTransient: Bool { get }
+    /// True when no call can succeed until an administrator changes something (a login, a
+    /// missing database, a grant): retrying at once is pointless, though it may be fixed while
+    /// heloguard runs. False by default.
+    var isConfigurationProblem: Bool { get }
+}
+
+extension StateStoreFailure {
+    public var isConfigurationProblem: Bool { false }
 }
 
 /// Where the penalty box and the HELO log live between restarts, and are shared between hosts.

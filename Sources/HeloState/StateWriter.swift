@@ -59,8 +59,12 @@ public final class StateWriter: Sendable {
 
     /// Starts the writer thread.
     ///
-    /// - Parameter log: receives one line when an outage begins, one when it ends, and one per
-    ///   batch the store refused for good. Called on the writer thread.
+    /// - Parameters:
+    ///   - reportsOutages: false when something in front of the store reports its outages
+    ///     already (the application's store health check): the writer then leaves out its own
+    ///     outage lines and logs only the batches it gives up.
+    ///   - log: receives one line when an outage begins, one when it ends (both only with
+    ///     `reportsOutages`), and one per batch the store refused for good. Called on the writer thread.
     public init(
         store: any StateStore,
         capacity: Int = 10_000,
@@ -68,6 +72,7 @@ public final class StateWriter: Sendable {
         overflow: Overflow = .dropOldest,
         retryInterval: Duration = .seconds(1),
         linger: Duration = .milliseconds(200),
+        reportsOutages: Bool = true,
         log: @escaping @Sendable (String) -> Void
     ) {
         self.store = store
@@ -81,7 +86,8 @@ public final class StateWriter: Sendable {
         let capacity = self.capacity, batchSize = self.batchSize
         let thread = Thread {
             Self.run(shared: shared, store: store, capacity: capacity, batchSize: batchSize,
-                     retryInterval: retryInterval, linger: linger, log: log)
+                     retryInterval: retryInterval, linger: linger, log: log,
+                     outageLog: reportsOutages ? log : { _ in })
         }
         thread.name = "heloguard-state-writer"
         thread.start()
@@ -179,7 +185,8 @@ public final class StateWriter: Sendable {
 
     private static func run(
         shared: Shared, store: any StateStore, capacity: Int, batchSize: Int,
-        retryInterval: Duration, linger: Duration, log: @Sendable (String) -> Void
+        retryInterval: Duration, linger: Duration, log: @Sendable (String) -> Void,
+        outageLog: @Sendable (String) -> Void
     ) {
         var inOutage = false
         var failuresThisOutage = 0
@@ -198,6 +205,7 @@ public final class StateWriter: Sendable {
             condition.unlock()
 
             var message: String?
+            var outageMessage: String?
             var failure: (any Error)?
             do {
                 try store.apply(batch)
@@ -215,7 +223,7 @@ public final class StateWriter: Sendable {
                     if !inOutage {
                         inOutage = true
                         shared.statistics.outages += 1
-                        message = "state store: cannot write: \(failure); keeping up to \(capacity) changes "
+                        outageMessage = "state store: cannot write: \(failure); keeping up to \(capacity) changes "
                             + "in memory and retrying every \(retryInterval.timeInterval) s "
                             + "(logged once until writes succeed again)"
                     }
@@ -230,16 +238,17 @@ public final class StateWriter: Sendable {
             } else {
                 shared.statistics.written += batch.count
                 if inOutage {
-                    message = "state store: writes succeed again after \(failuresThisOutage) failed attempt(s); "
+                    outageMessage = "state store: writes succeed again after \(failuresThisOutage) failed attempt(s); "
                         + "\(shared.statistics.dropped) change(s) dropped in all so far"
                     inOutage = false
                     failuresThisOutage = 0
                 }
             }
             condition.broadcast()
-            if let message {
+            if message != nil || outageMessage != nil {
                 condition.unlock()
-                log(message)
+                if let message { log(message) }
+                if let outageMessage { outageLog(outageMessage) }
                 condition.lock()
             }
             if inOutage && !shared.stopping {

@@ -105,7 +105,7 @@ struct PenaltyCommand: ParsableCommand {
         let path = options.config ?? ConfigOption.defaultPath
         let settings: StateSettings
         do throws(ConfigError) {
-            settings = try ConfigurationLoader.load(path: path).policy.state
+            settings = try ConfigurationLoader.load(path: path, environment: .withState).state
         } catch {
             for diagnostic in error.diagnostics where diagnostic.severity == .error { Output.error(diagnostic.description) }
             Output.error("\(path): configuration refused")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import HeloGuard
 import HeloPolicy
+import HeloState
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 import ArgumentParser
 import HeloGuard
 import HeloPolicy
+import HeloState
 
 /// `heloguard test`: what would each recipient get if this client said this HELO? Plays one
 /// SMTP session through the milter's own session code (``SessionRehearsal``) with the given
@@ -70,9 +71,9 @@ struct TestCommand: ParsableCommand {
         }
         let penalties: PenaltyService
         if noPenaltyBox {
-            penalties = PenaltyService.inMemory(settings: policy.state)
+            penalties = PenaltyService.inMemory(settings: loaded.state)
         } else {
-            let snapshot = PenaltyService.snapshot(settings: policy.state, log: StderrLog())
+            let snapshot = PenaltyService.snapshot(settings: loaded.state, log: StderrLog())
             if let problem = snapshot.problem { Output.error("warning: \(problem); testing with an empty penalty box") }
             penalties = snapshot.service
         }

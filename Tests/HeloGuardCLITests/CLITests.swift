@@ -75,6 +75,23 @@ struct CLITests {
         }
     }
 
+    /// With delayed rejection off, a refused HELO gets its own line before the recipients'. The
+    /// milter's refusal at HELO is the reply to the later commands too (Postfix answers the
+    /// HELO itself with 250 and gives a milter's HELO-stage refusal at MAIL and RCPT).
+    @Test func plainOutputShowsARefusedHelo() throws {
+        let harness = try CLIHarness()
+        defer { harness.remove() }
+        try harness.write("heloguard.conf", "smtpd_delay_reject = no\nsmtpd_helo_restrictions = reject_non_fqdn_helo_hostname\n")
+        let result = try harness.run(["test", "--config", "@DIR@/heloguard.conf", "--helo", "good.example.com", "--helo", "bad",
+                                      "--rcpt", "c@elsewhere.example"])
+        #expect(result.status == 0)
+        #expect(result.stdout == """
+            HELO bad: 504 5.5.2 <bad>: Helo command rejected: need fully-qualified hostname
+            RCPT c@elsewhere.example: 504 5.5.2 <bad>: Helo command rejected: need fully-qualified hostname
+
+            """)
+    }
+
     @Test func explainShowsTheTableKeyAndLine() throws {
         try withConfig { h in
             let result = try h.run(["test", "--config", "@DIR@/heloguard.conf", "--helo", "sub.mx.example.test",

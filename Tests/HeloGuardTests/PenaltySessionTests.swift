@@ -182,6 +182,6 @@ struct RuntimeConfigurationMaker {
     func make() throws -> RuntimeConfiguration {
         let loaded = try ConfigurationLoader.load(text: text, file: "test.conf", interfaces: [])
         return RuntimeConfiguration(path: "test.conf", loaded: loaded, generation: 1, resolver: UnavailableResolver(),
-                                    penalties: PenaltyService(settings: loaded.policy.state, log: log))
+                                    penalties: PenaltyService(settings: loaded.state, log: log))
     }
 }

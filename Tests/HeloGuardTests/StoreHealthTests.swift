@@ -94,4 +94,49 @@ struct StoreHealthTests {
         #expect(recoveries.count == scenario.recoveries, "\(log.lines)")
         #expect(log.lines.count == scenario.warnings + scenario.recoveries, "\(log.lines)")
     }
+
+    /// A store of any kind whose failure says it is a configuration problem: held back between
+    /// probes (no call reaches the store), logged once as an error, fixed at the next probe.
+    @Test("a configuration problem is recognised through StateStoreFailure, whatever the store")
+    func configurationProblemOfAnyStore() throws {
+        let store = MisconfiguredStore()
+        let log = RecordingLog()
+        let health = StoreHealth(store, name: "the test store", probeInterval: 0.2, log: log)
+        for _ in 0..<3 { #expect(throws: StoreHealthError.self) { try health.apply([]) } }
+        #expect(store.calls == 1)
+        #expect(log.lines.count == 1)
+        #expect(log.lines.first?.hasPrefix("error: state store: needs an administrator; the penalty box works from memory") == true, "\(log.lines)")
+        #expect(health.isFailing)
+        store.fixed.withLock { $0 = true }
+        Thread.sleep(forTimeInterval: 0.3)
+        try health.apply([])
+        #expect(store.calls == 2)
+        #expect(!health.isFailing)
+        #expect(log.lines.count == 2)
+        #expect(log.lines.last?.hasPrefix("state store: writes succeed again after") == true, "\(log.lines)")
+    }
+}
+
+/// A store that fails with a configuration problem until `fixed` is set.
+private final class MisconfiguredStore: StateStore {
+    struct Problem: StateStoreFailure {
+        var isTransient: Bool { false }
+        var isConfigurationProblem: Bool { true }
+        var description: String { "needs an administrator" }
+    }
+
+    let fixed = Mutex(false)
+    private let count = Mutex(0)
+    var calls: Int { count.withLock { $0 } }
+
+    func loadPenalties(rememberedSince cutoff: Date) throws -> [PenaltyEntry] { [] }
+
+    func apply(_ changes: [StateChange]) throws {
+        count.withLock { $0 += 1 }
+        if !fixed.withLock({ $0 }) { throw Problem() }
+    }
+
+    func prune(_ limits: RetentionLimits, at now: Date) throws -> PruneResult { PruneResult() }
+
+    func close() {}
 }

@@ -193,30 +193,9 @@ struct PenaltyRuleTests {
         #expect(fixture.engine.config.heloRestrictions.map(\.description) == ["penalize_client", "reject_penalized_client"])
     }
 
-    @Test func stateSettingsFromConfiguration() throws {
-        let fixture = try PolicyFixture("""
-            state_directory = /srv/heloguard/
-            state_database = postgresql://heloguard:secret@db.example:5432/heloguard
-            penalty_box_ttl = 2h
-            penalty_box_max_ttl = 2d
-            penalty_box_max_entries = 500
-            penalty_box_ipv6_prefix = 48
-            helo_log = no
-            helo_log_sample = 10
-            helo_log_retention = 1w
-            penalize_impersonation = no
-            """)
-        let state = fixture.engine.config.state
-        #expect(state == StateSettings(directory: "/srv/heloguard/",
-                                       database: "postgresql://heloguard:secret@db.example:5432/heloguard", penaltyTTL: 7200, penaltyMaxTTL: 172_800,
-                                       penaltyMaxEntries: 500, ipv6PrefixLength: 48, heloLog: false,
-                                       heloLogSample: 10, heloLogRetention: 604_800))
-        #expect(state.databasePath == "/srv/heloguard/heloguard.sqlite")
-        #expect(!fixture.engine.config.penalizeImpersonation)
+    @Test func penaltyParametersOfTheRuleCore() throws {
+        #expect(!(try PolicyFixture("penalize_impersonation = no").engine.config.penalizeImpersonation))
         let defaults = try PolicyFixture("").engine.config
-        #expect(defaults.state == StateSettings())
-        #expect(!defaults.state.usesSharedDatabase && state.usesSharedDatabase)
-        #expect(defaults.state.databasePath == "/var/lib/heloguard/heloguard.sqlite")
         #expect(defaults.penalizeImpersonation)
         #expect(defaults.codes.penaltyBox == 550)
     }

@@ -29,15 +29,24 @@ struct SMTPReplyTests {
              softBounce: false, expected: "550 5.7.1 a b c"),
     ]
 
+    /// The refusal as the evaluation builds it (Postfix's `smtpd_check_reject()`), the path every
+    /// restriction's reply takes.
+    static func refusal(code: Int, dsn: String, text: String, softBounce: Bool) -> String? {
+        let evaluation = Evaluation(config: PolicyConfig(softBounce: softBounce), resolver: UnavailableResolver(),
+                                    facts: SessionFacts(), heloName: nil, recipient: nil)
+        guard case .reject(let reply) = evaluation.refuse(.policy, code: code, dsn: dsn, text: text) else { return nil }
+        return reply.line
+    }
+
     @Test(arguments: cases)
     func restrictionReply(_ c: Case) {
-        #expect(SMTPReply.restriction(code: c.code, dsn: c.dsn, text: c.text, softBounce: c.softBounce).line == c.expected)
+        #expect(Self.refusal(code: c.code, dsn: c.dsn, text: c.text, softBounce: c.softBounce) == c.expected)
     }
 
     /// Postfix 3.7.11 sends long replies whole (its 510-byte cut never takes effect).
     @Test func longRepliesAreNotCut() {
-        let reply = SMTPReply.restriction(code: 550, dsn: "5.7.1", text: String(repeating: "x", count: 2000), softBounce: false)
-        #expect(reply.line == "550 5.7.1 " + String(repeating: "x", count: 2000))
+        let line = Self.refusal(code: 550, dsn: "5.7.1", text: String(repeating: "x", count: 2000), softBounce: false)
+        #expect(line == "550 5.7.1 " + String(repeating: "x", count: 2000))
     }
 
     @Test func partsOfAReply() {

@@ -176,6 +176,35 @@ struct StateWriterTests {
         writer.shutdown()
     }
 
+    @Test("reportsOutages: the writer's outage lines are left out or kept; a batch given up is logged either way",
+          arguments: [true, false])
+    func outageLines(_ reportsOutages: Bool) {
+        let store = ScriptedStore()
+        let log = LogLines()
+        let writer = StateWriter(store: store, batchSize: 100, retryInterval: .milliseconds(20),
+                                 reportsOutages: reportsOutages, log: log.sink)
+        store.fail(with: ScriptedStore.Refusal(isTransient: true))
+        writer.submit(record(0))
+        #expect(!writer.flush(timeout: .milliseconds(200)))
+        #expect(writer.statistics.outages == 1)
+        store.fail(with: nil)
+        #expect(writer.flush(timeout: .seconds(5)))
+        store.fail(with: ScriptedStore.Refusal(isTransient: false))
+        writer.submit(record(1))
+        #expect(writer.flush(timeout: .seconds(5)))
+        let outage = ["state store: cannot write: simulated outage", "state store: writes succeed again"]
+        let refusal = "state store: gave up 1 change(s) the store refused: simulated refusal"
+        let expected = (reportsOutages ? outage : []) + [refusal]
+        // The writer logs after it wakes the flush: give the last line a moment to arrive.
+        let deadline = Date().addingTimeInterval(5)
+        while log.all.count < expected.count && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        Thread.sleep(forTimeInterval: 0.05)
+        #expect(log.all.count == expected.count)
+        #expect(zip(log.all, expected).allSatisfy { $0.hasPrefix($1) }, "\(log.all)")
+        #expect(store.applied == [record(0)])
+        writer.shutdown()
+    }
+
     @Test("a full disk is logged once, callers are unaffected, and nothing is lost once space returns")
     func fullDisk() throws {
         let temp = try TemporaryDirectory()

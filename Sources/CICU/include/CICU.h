@@ -9,6 +9,7 @@
 // uidna_openUTS46_72), which Swift's importer does not follow, and its headers pull in much
 // more than Swift needs. This header therefore never includes an ICU header: shim.c does, and
 // exposes ordinary functions.
+// Only HeloPolicy imports this module.
 
 #include <stdint.h>
 

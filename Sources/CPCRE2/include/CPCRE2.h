@@ -1,7 +1,8 @@
 #ifndef CPCRE2_H
 #define CPCRE2_H
 
-// Plain C entry points for heloguard's pcre: tables.
+// Plain C entry points for heloguard's pcre: tables. Only HeloPolicy imports this module;
+// it includes nothing of heloguard's.
 //
 // <pcre2.h> turns every public name into a macro that pastes the code-unit width onto the
 // real symbol (pcre2_compile -> pcre2_compile_8), and Swift's importer cannot follow such

@@ -48,42 +48,106 @@ public enum ConfigurationLoader {
     }
 
     static func build(_ mainCf: MainCf, diagnostics parseDiagnostics: [ConfigDiagnostic], environment: LoadEnvironment) throws(ConfigError) -> LoadedConfiguration {
-        let interfaces = environment.interfaces
         var fatal = parseDiagnostics
-        var tolerated: [ConfigDiagnostic] = []
-        let parameters = KnownParameters.parameters(from: mainCf, interfaces: interfaces)
+        let parameters = KnownParameters.parameters(from: mainCf, interfaces: environment.interfaces)
         fatal += parameters.diagnostics
         fatal += KnownParameters.validate(parameters)
+        // Broken table content is tolerated (the opener collects it), everything else is fatal.
+        let tables = TableOpener()
 
-        var tables: [String: TableReference] = [:]
+        let (heloRestrictions, classes) = restrictionLists(parameters, tables: tables, diagnostics: &fatal)
+
+        // Simple parameters; validate() has already reported bad values.
+        func flag(_ name: String, _ fallback: Bool) -> Bool { KnownParameters.boolean(parameters.value(name)) ?? fallback }
+
+        // mynetworks.
+        let (networks, networkDiagnostics) = NetworkList.parse(
+            parameters.value("mynetworks"), location: parameters.location("mynetworks"),
+            parentMatchesSubdomains: KnownParameters.parentDomainMatchesSubdomains("mynetworks", in: parameters),
+            openTable: { spec, location throws(ConfigError) in try tables.open(spec, location).table })
+        fatal += networkDiagnostics
+
+        if parameters.isSet("smtpd_log_access_permit_actions") {
+            fatal.append(.warning(parameters.location("smtpd_log_access_permit_actions"),
+                                  "smtpd_log_access_permit_actions has no effect in this release of heloguard (permits are not logged)"))
+        }
+        let tempfail = TempfailAction(rawValue: parameters.value("unknown_helo_hostname_tempfail_action").lowercased()) ?? .deferIfPermit
+
+        // DNS: dns_servers and dns_timeout (heloguard's own), dns_rr_list_limit.
+        let (dns, timeout) = dnsSettings(parameters)
+        fatal += CommandTimeBudget.diagnostics(
+            heloRestrictions: heloRestrictions, classes: classes, dnsTimeoutSeconds: timeout,
+            listLocation: parameters.location("smtpd_helo_restrictions"), dnsTimeoutLocation: parameters.location("dns_timeout"))
+
+        let identityEntries = identityEntries(parameters, environment: environment, dns: dns, diagnostics: &fatal)
+        var impersonation = IdentitySources.identity(identityEntries, replyText: parameters.value("impersonation_reply_text"))
+        impersonation.checkDNS = flag("impersonation_check_dns", false)
+        let rrListLimit = KnownParameters.integer(parameters.value("dns_rr_list_limit")).flatMap { $0 > 0 ? $0 : nil } ?? 100
+
+        // reject_rhsbl_helo replies: rbl_reply_maps, default_rbl_reply, smtpd_expansion_filter.
+        let (rbl, rblDiagnostics) = rblReplySettings(parameters, open: tables.open)
+        fatal += rblDiagnostics
+
+        // Parameters other modules own (the state store's), checked here so that their
+        // mistakes refuse the configuration with file:line like any other.
+        for section in environment.sections { fatal += section.diagnostics(for: parameters) }
+
+        let policy = PolicyConfig(
+            heloRestrictions: heloRestrictions, restrictionClasses: classes,
+            heloRequired: flag("smtpd_helo_required", false), delayReject: flag("smtpd_delay_reject", true),
+            dryRun: flag("dry_run", false), softBounce: flag("soft_bounce", false), codes: replyCodes(parameters),
+            accessMapsMatchParentDomains: KnownParameters.parentDomainMatchesSubdomains("smtpd_access_maps", in: parameters),
+            myNetworks: networks, impersonation: impersonation, unknownHeloTempfailAction: tempfail,
+            nullAccessLookupKey: parameters.value("smtpd_null_access_lookup_key"),
+            myOrigin: parameters.value("myorigin"), dns: dns, dnsRRListLimit: rrListLimit,
+            rbl: rbl, myHostname: parameters.value("myhostname"),
+            penalizeImpersonation: flag("penalize_impersonation", true))
+
+        let all = sorted(fatal + tables.diagnostics)
+        if fatal.contains(where: { $0.severity == .error }) {
+            throw ConfigError(all)
+        }
+        return LoadedConfiguration(policy: policy, parameters: parameters, diagnostics: all, identity: identityEntries)
+    }
+
+    /// Opens each table once per load, however often it is named, and keeps what its content
+    /// gave to say (tolerated: Postfix answers lookups in a broken table with a server error).
+    private final class TableOpener {
+        private var tables: [String: TableReference] = [:]
+        /// Tables named in restriction lists are access tables: their results are actions.
+        /// Each is checked once, where it is first named as one.
+        private var checkedAccessTables: Set<String> = []
+        private(set) var diagnostics: [ConfigDiagnostic] = []
+
         func open(_ spec: String, _ location: SourceLocation?) throws(ConfigError) -> TableReference {
             if let cached = tables[spec] { return cached }
             let loaded = try TableLoader.open(spec, at: location)
-            tolerated += loaded.diagnostics
+            diagnostics += loaded.diagnostics
             let reference = TableReference(spec: spec, table: loaded.table)
             tables[spec] = reference
             return reference
         }
 
-        // Tables named in restriction lists are access tables: their results are actions.
-        // Each is checked once, where it is first named as one.
-        var checkedAccessTables: Set<String> = []
         func openAccessTable(_ spec: String, _ location: SourceLocation?) throws(ConfigError) -> TableReference {
             let reference = try open(spec, location)
             if checkedAccessTables.insert(spec).inserted {
-                tolerated += unavailableActions(in: reference.table, namedAt: location)
+                diagnostics += ConfigurationLoader.unavailableActions(in: reference.table, namedAt: location)
             }
             return reference
         }
+    }
 
-        // Restriction lists: the HELO list and every restriction class.
+    /// The HELO list and every restriction class, parsed; classes listed but not defined, and
+    /// classes that name themselves, are errors.
+    private static func restrictionLists(_ parameters: Parameters, tables: TableOpener,
+                                         diagnostics fatal: inout [ConfigDiagnostic]) -> ([Restriction], [String: [Restriction]]) {
         let classNames = KnownParameters.restrictionClasses(parameters)
         let classSet = Set(classNames)
         func parseList(_ name: String) -> [Restriction] {
             let location = parameters.location(name)
             return RestrictionListParser.parseConfigured(
                 parameters.value(name), location: location, classNames: classSet,
-                openTable: { spec throws(ConfigError) in try openAccessTable(spec, location) }, diagnostics: &fatal)
+                openTable: { spec throws(ConfigError) in try tables.openAccessTable(spec, location) }, diagnostics: &fatal)
         }
         let heloRestrictions = parseList("smtpd_helo_restrictions")
         var classes: [String: [Restriction]] = [:]
@@ -95,9 +159,11 @@ public enum ConfigurationLoader {
             classes[name] = parseList(name)
         }
         fatal += classCycles(classes, parameters: parameters)
+        return (heloRestrictions, classes)
+    }
 
-        // Simple parameters; validate() has already reported bad values.
-        func flag(_ name: String, _ fallback: Bool) -> Bool { KnownParameters.boolean(parameters.value(name)) ?? fallback }
+    /// The `*_reject_code` parameters (validate() has already reported bad values).
+    private static func replyCodes(_ parameters: Parameters) -> ReplyCodes {
         func code(_ name: String, _ fallback: Int) -> Int { KnownParameters.integer(parameters.value(name)) ?? fallback }
         var codes = ReplyCodes()
         codes.invalidHostname = code("invalid_hostname_reject_code", codes.invalidHostname)
@@ -110,56 +176,14 @@ public enum ConfigurationLoader {
         codes.mapsRBLReject = code("maps_rbl_reject_code", codes.mapsRBLReject)
         codes.impersonation = code("impersonation_reject_code", codes.impersonation)
         codes.penaltyBox = code("penalty_box_reject_code", codes.penaltyBox)
+        return codes
+    }
 
-        // mynetworks.
-        let networksLocation = parameters.location("mynetworks")
-        let (networks, networkDiagnostics) = NetworkList.parse(
-            parameters.value("mynetworks"), location: networksLocation,
-            parentMatchesSubdomains: KnownParameters.parentDomainMatchesSubdomains("mynetworks", in: parameters),
-            openTable: { spec, location throws(ConfigError) in try open(spec, location).table })
-        fatal += networkDiagnostics
-
-        if parameters.isSet("smtpd_log_access_permit_actions") {
-            fatal.append(.warning(parameters.location("smtpd_log_access_permit_actions"),
-                                  "smtpd_log_access_permit_actions has no effect in this release of heloguard (permits are not logged)"))
-        }
-        let tempfail = TempfailAction(rawValue: parameters.value("unknown_helo_hostname_tempfail_action").lowercased()) ?? .deferIfPermit
-
-        // DNS: dns_servers and dns_timeout (heloguard's own), dns_rr_list_limit.
+    /// `dns_servers` and `dns_timeout`, with the timeout in whole seconds for the budget check.
+    private static func dnsSettings(_ parameters: Parameters) -> (DNSSettings, timeoutSeconds: Int) {
         let servers = DNSServerList.parse(parameters.value("dns_servers")).servers
         let timeout = KnownParameters.timeInSeconds(parameters.value("dns_timeout")).flatMap { $0 > 0 ? $0 : nil } ?? 10
-        let dns = DNSSettings(servers: servers.isEmpty ? nil : servers, timeoutMilliseconds: timeout * 1000)
-        fatal += CommandTimeBudget.diagnostics(
-            heloRestrictions: heloRestrictions, classes: classes, dnsTimeoutSeconds: timeout,
-            listLocation: parameters.location("smtpd_helo_restrictions"), dnsTimeoutLocation: parameters.location("dns_timeout"))
-
-        let identityEntries = identityEntries(parameters, environment: environment, dns: dns, diagnostics: &fatal)
-        var impersonation = IdentitySources.identity(identityEntries, replyText: parameters.value("impersonation_reply_text"))
-        impersonation.checkDNS = flag("impersonation_check_dns", false)
-        let rrListLimit = KnownParameters.integer(parameters.value("dns_rr_list_limit")).flatMap { $0 > 0 ? $0 : nil } ?? 100
-
-        // reject_rhsbl_helo replies: rbl_reply_maps, default_rbl_reply, smtpd_expansion_filter.
-        let (rbl, rblDiagnostics) = rblReplySettings(parameters, open: open)
-        fatal += rblDiagnostics
-
-        let state = stateSettings(parameters, diagnostics: &fatal)
-
-        let policy = PolicyConfig(
-            heloRestrictions: heloRestrictions, restrictionClasses: classes,
-            heloRequired: flag("smtpd_helo_required", false), delayReject: flag("smtpd_delay_reject", true),
-            dryRun: flag("dry_run", false), softBounce: flag("soft_bounce", false), codes: codes,
-            accessMapsMatchParentDomains: KnownParameters.parentDomainMatchesSubdomains("smtpd_access_maps", in: parameters),
-            myNetworks: networks, impersonation: impersonation, unknownHeloTempfailAction: tempfail,
-            nullAccessLookupKey: parameters.value("smtpd_null_access_lookup_key"),
-            myOrigin: parameters.value("myorigin"), dns: dns, dnsRRListLimit: rrListLimit,
-            rbl: rbl, myHostname: parameters.value("myhostname"),
-            penalizeImpersonation: flag("penalize_impersonation", true), state: state)
-
-        if fatal.contains(where: { $0.severity == .error }) {
-            throw ConfigError(sorted(fatal + tolerated))
-        }
-        return LoadedConfiguration(policy: policy, parameters: parameters, diagnostics: sorted(fatal + tolerated),
-                                   identity: identityEntries)
+        return (DNSSettings(servers: servers.isEmpty ? nil : servers, timeoutMilliseconds: timeout * 1000), timeout)
     }
 
     /// Warnings for access-table results a milter cannot carry out. Postfix's `FILTER
@@ -243,56 +267,6 @@ public enum ConfigurationLoader {
         let settings = RBLReplySettings(replyMaps: maps, defaultTemplate: defaultTemplate,
                                         expansionFilter: ExpansionFilter(postfixText: parameters.value("smtpd_expansion_filter")))
         return (settings, diagnostics)
-    }
-
-    /// `state_directory` (an absolute path), `state_database` (empty or a PostgreSQL URL, see ``PostgresURL``), `penalty_box_*` (the IPv6 prefix 32 to 128, the
-    /// maximum time not shorter than the first) and `helo_log*`. validate() has already
-    /// reported values of the wrong kind; these are the checks that need more than one value.
-    private static func stateSettings(_ parameters: Parameters, diagnostics: inout [ConfigDiagnostic]) -> StateSettings {
-        let defaults = StateSettings()
-        func time(_ name: String, _ fallback: Int) -> Int {
-            KnownParameters.timeInSeconds(parameters.value(name)).flatMap { $0 > 0 ? $0 : nil } ?? fallback
-        }
-        func count(_ name: String, _ fallback: Int) -> Int {
-            KnownParameters.integer(parameters.value(name)).flatMap { $0 > 0 ? $0 : nil } ?? fallback
-        }
-        var settings = StateSettings(
-            directory: parameters.value("state_directory"),
-            database: parameters.value("state_database"),
-            penaltyTTL: time("penalty_box_ttl", defaults.penaltyTTL),
-            penaltyMaxTTL: time("penalty_box_max_ttl", defaults.penaltyMaxTTL),
-            penaltyMaxEntries: count("penalty_box_max_entries", defaults.penaltyMaxEntries),
-            ipv6PrefixLength: count("penalty_box_ipv6_prefix", defaults.ipv6PrefixLength),
-            heloLog: KnownParameters.boolean(parameters.value("helo_log")) ?? defaults.heloLog,
-            heloLogSample: count("helo_log_sample", defaults.heloLogSample),
-            heloLogRetention: time("helo_log_retention", defaults.heloLogRetention),
-            refreshInterval: time("penalty_box_refresh_interval", defaults.refreshInterval))
-        if !settings.directory.hasPrefix("/") {
-            diagnostics.append(.error(parameters.location("state_directory"),
-                "state_directory = \(settings.directory): must be an absolute path"))
-            settings.directory = defaults.directory
-        }
-        if !settings.database.isEmpty {
-            do throws(PostgresURLError) {
-                let url = try PostgresURL(parsing: settings.database)
-                if let warning = url.unverifiedPasswordWarning {
-                    diagnostics.append(.warning(parameters.location("state_database"), "state_database: \(warning)"))
-                }
-            } catch {
-                diagnostics.append(.error(parameters.location("state_database"), "state_database: \(error)"))
-                settings.database = defaults.database
-            }
-        }
-        if !(32...128).contains(settings.ipv6PrefixLength) {
-            diagnostics.append(.error(parameters.location("penalty_box_ipv6_prefix"),
-                "penalty_box_ipv6_prefix = \(settings.ipv6PrefixLength): must be 32 to 128 (a shorter prefix would box whole providers)"))
-            settings.ipv6PrefixLength = defaults.ipv6PrefixLength
-        }
-        if settings.penaltyMaxTTL < settings.penaltyTTL {
-            diagnostics.append(.error(parameters.location("penalty_box_max_ttl") ?? parameters.location("penalty_box_ttl"),
-                "penalty_box_max_ttl = \(parameters.value("penalty_box_max_ttl")) is shorter than penalty_box_ttl = \(parameters.value("penalty_box_ttl"))"))
-        }
-        return settings
     }
 
     /// Who "we" are: heloguard's `impersonation_*` parameters, then Postfix's configuration

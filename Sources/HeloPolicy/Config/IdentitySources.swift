@@ -61,15 +61,29 @@ public struct LoadEnvironment: Sendable {
     /// How long all of those lookups together may take; the names not asked by then are left
     /// out with a warning.
     public var identityDNSBudgetMilliseconds: Int
+    /// Parameters of the same file that other modules own (the state store's), checked at load.
+    public var sections: [any ConfigurationSection.Type]
 
     public init(interfaces: [InterfaceAddress]? = nil, postfix: (any PostfixConfigurationReader)? = nil,
                 makeIdentityResolver: (@Sendable (DNSSettings) -> any HeloResolver)? = nil,
-                identityDNSBudgetMilliseconds: Int = 30_000) {
+                identityDNSBudgetMilliseconds: Int = 30_000, sections: [any ConfigurationSection.Type] = []) {
         self.interfaces = interfaces
         self.postfix = postfix
         self.makeIdentityResolver = makeIdentityResolver
         self.identityDNSBudgetMilliseconds = identityDNSBudgetMilliseconds
+        self.sections = sections
     }
+}
+
+/// Parameters of heloguard's configuration file that belong to a module the rule core does not
+/// know (the state store's: `state_directory`, `state_database`, `penalty_box_*`, `helo_log*`).
+/// ``KnownParameters`` still names them, gives their defaults and checks each value's kind; a
+/// section checks what needs its own knowledge (a URL, values that depend on each other).
+/// Pass the sections in ``LoadEnvironment/sections``: the loader adds their diagnostics to its
+/// own, so a mistake refuses the configuration and shows its file:line like any other.
+public protocol ConfigurationSection: SendableMetatype {
+    /// The problems of the section's parameters, at their file:line.
+    static func diagnostics(for parameters: Parameters) -> [ConfigDiagnostic]
 }
 
 /// Builds the list of ``IdentityEntry`` behind ``ImpersonationIdentity``: heloguard's own

@@ -240,89 +240,101 @@ struct MacroExpander {
             fail(nil, "unreasonable macro call nesting: \"\(String(decoding: text, as: UTF8.self))\" (a loop of $name references?)")
             return
         }
-        let shown = String(decoding: text, as: UTF8.self)
-        var index = skipSpace(text, 0)
-        if index < text.count, text[index] == UInt8(ascii: "{") {
-            fail(owner, "relational expressions such as \"${\(shown)}\" are not supported by heloguard")
-            return
-        }
-        let nameStart = index
-        var nameEnd = index
-        var op: UInt8 = 0
-        while true {
-            let afterSpace = skipSpace(text, index)
-            if afterSpace == text.count { nameEnd = index; break }
-            let next = text[afterSpace]
-            if next == UInt8(ascii: "?") || next == UInt8(ascii: ":") {
-                nameEnd = index
-                op = next
-                index = afterSpace + 1
-                break
-            }
-            if next == UInt8(ascii: "{") {
-                fail(owner, "functions such as \"${\(shown)}\" are not supported by heloguard")
-                return
-            }
-            guard MainCf.isNameByte(text[index]) else {
-                fail(owner, "attribute name syntax error at: \"...\(String(decoding: text[..<index], as: UTF8.self))>>>\(String(decoding: text[index...].prefix(20), as: UTF8.self))\"")
-                return
-            }
-            index += 1
-        }
-        let name = String(decoding: text[nameStart..<nameEnd], as: UTF8.self)
+        guard let (name, op, index) = nameAndOperator(text, owner: owner) else { return }
         let value = lookup(name)
         if value == nil, case .once = mode {
             findings.append(Finding(isError: false, owner: owner, message: "unknown macro name \"\(name)\" in expansion request"))
         }
         let nonEmpty = !(value ?? "").isEmpty
-
-        func operand(_ start: Int) -> (text: [UInt8], next: Int, braced: Bool)? {
-            let brace = skipSpace(text, start)
-            if brace < text.count, text[brace] == UInt8(ascii: "{") {
-                guard let (payload, next) = curlyPayload(text, at: brace, owner: owner) else { return nil }
-                return (payload, next, true)
-            }
-            return (Array(text[start...]), text.count, false)
-        }
-
         switch op {
         case UInt8(ascii: "?"):
-            guard let (ifTrue, next, _) = operand(index) else { return }
-            if nonEmpty { parse(ifTrue, owner: owner) }
-            if next == text.count || failed { return }
-            guard text[next] == UInt8(ascii: ":") else {
-                fail(owner, "\":\" expected at: \"...\(String(decoding: ifTrue, as: UTF8.self))}>>>\(String(decoding: text[next...].prefix(20), as: UTF8.self))\"")
-                return
-            }
-            guard let (ifFalse, end, _) = operand(next + 1) else { return }
-            if end != text.count {
-                fail(owner, "unexpected input at: \"...\(String(decoding: ifFalse, as: UTF8.self))}>>>\(String(decoding: text[end...].prefix(20), as: UTF8.self))\"")
-                return
-            }
-            if !nonEmpty { parse(ifFalse, owner: owner) }
+            conditional(text, from: index, nonEmpty: nonEmpty, owner: owner)
         case UInt8(ascii: ":"):
-            guard let (ifFalse, end, _) = operand(index) else { return }
-            if end != text.count {
-                fail(owner, "unexpected input at: \"...\(String(decoding: ifFalse, as: UTF8.self))}>>>\(String(decoding: text[end...].prefix(20), as: UTF8.self))\"")
+            otherwise(text, from: index, nonEmpty: nonEmpty, owner: owner)
+        default:
+            substitute(name, value, owner: owner)
+        }
+    }
+
+    /// The name at the start of an expression and the operator after it (`?`, `:`, or 0 for
+    /// none), with the index after the operator; nil (reported) for what heloguard does not take.
+    private mutating func nameAndOperator(_ text: [UInt8], owner: String?) -> (name: String, op: UInt8, next: Int)? {
+        let shown = String(decoding: text, as: UTF8.self)
+        var index = skipSpace(text, 0)
+        if index < text.count, text[index] == UInt8(ascii: "{") {
+            fail(owner, "relational expressions such as \"${\(shown)}\" are not supported by heloguard")
+            return nil
+        }
+        let nameStart = index
+        while true {
+            let afterSpace = skipSpace(text, index)
+            if afterSpace == text.count {
+                return (String(decoding: text[nameStart..<index], as: UTF8.self), 0, index)
+            }
+            let next = text[afterSpace]
+            if next == UInt8(ascii: "?") || next == UInt8(ascii: ":") {
+                return (String(decoding: text[nameStart..<index], as: UTF8.self), next, afterSpace + 1)
+            }
+            if next == UInt8(ascii: "{") {
+                fail(owner, "functions such as \"${\(shown)}\" are not supported by heloguard")
+                return nil
+            }
+            guard MainCf.isNameByte(text[index]) else {
+                fail(owner, "attribute name syntax error at: \"...\(String(decoding: text[..<index], as: UTF8.self))>>>\(String(decoding: text[index...].prefix(20), as: UTF8.self))\"")
+                return nil
+            }
+            index += 1
+        }
+    }
+
+    /// The text of an operand at `start`: a `{...}` payload, or the rest of the expression;
+    /// with the index after it.
+    private mutating func operand(_ text: [UInt8], _ start: Int, owner: String?) -> (text: [UInt8], next: Int)? {
+        let brace = skipSpace(text, start)
+        if brace < text.count, text[brace] == UInt8(ascii: "{") {
+            return curlyPayload(text, at: brace, owner: owner)
+        }
+        return (Array(text[start...]), text.count)
+    }
+
+    /// `$name?value` or `${name?{value}:{other}}`: the first if the value is not empty, else the second.
+    private mutating func conditional(_ text: [UInt8], from index: Int, nonEmpty: Bool, owner: String?) {
+        guard let (ifTrue, next) = operand(text, index, owner: owner) else { return }
+        if nonEmpty { parse(ifTrue, owner: owner) }
+        if next == text.count || failed { return }
+        guard text[next] == UInt8(ascii: ":") else {
+            fail(owner, "\":\" expected at: \"...\(String(decoding: ifTrue, as: UTF8.self))}>>>\(String(decoding: text[next...].prefix(20), as: UTF8.self))\"")
+            return
+        }
+        otherwise(text, from: next + 1, nonEmpty: nonEmpty, owner: owner)
+    }
+
+    /// `$name:value` (or the `:{other}` part of a conditional): the operand when the value is empty.
+    private mutating func otherwise(_ text: [UInt8], from index: Int, nonEmpty: Bool, owner: String?) {
+        guard let (ifFalse, end) = operand(text, index, owner: owner) else { return }
+        if end != text.count {
+            fail(owner, "unexpected input at: \"...\(String(decoding: ifFalse, as: UTF8.self))}>>>\(String(decoding: text[end...].prefix(20), as: UTF8.self))\"")
+            return
+        }
+        if !nonEmpty { parse(ifFalse, owner: owner) }
+    }
+
+    /// A plain `$name`: its value expanded in turn (recursive mode) or filtered (once).
+    private mutating func substitute(_ name: String, _ value: String?, owner: String?) {
+        switch mode {
+        case .recursive:
+            guard let value else {
+                findings.append(Finding(isError: false, owner: owner,
+                    message: "undefined parameter \"$\(name)\" expands to an empty string"))
                 return
             }
-            if !nonEmpty { parse(ifFalse, owner: owner) }
-        default:
-            switch mode {
-            case .recursive:
-                guard let value else {
-                    findings.append(Finding(isError: false, owner: owner,
-                        message: "undefined parameter \"$\(name)\" expands to an empty string"))
-                    return
-                }
-                if !value.isEmpty { parse(Array(value.utf8), owner: name) }
-            case .once(let filter):
-                guard let value else {
-                    usedUndefinedName = true
-                    return
-                }
-                result += filter.apply(value.utf8)
+            if !value.isEmpty { parse(Array(value.utf8), owner: name) }
+        case .once(let filter):
+            guard let value else {
+                usedUndefinedName = true
+                return
             }
+            result += filter.apply(value.utf8)
         }
     }
 }

@@ -99,6 +99,33 @@ extension Evaluation {
         case .warn:
             events.append(PolicyLogEvent(.warn, action.text))
             return .dunno
+        case .filter, .hold, .discard, .redirect, .bcc, .prepend:
+            return messageAction(action, table: table, datum: datum, replyName: replyName, replyClass: replyClass)
+        case .deferIfPermit:
+            let (dsn, text) = AccessAction.splitDSN(action.text, default: "4.7.1")
+            return rememberDeferIfPermit(.policy, code: config.codes.accessMapDefer, dsn: AccessAction.fixDSN(dsn, for: replyClass, events: &events),
+                                         text: rejectionText(replyName, replyClass, text.isEmpty ? "Service unavailable" : text))
+        case .deferIfReject:
+            let (dsn, text) = AccessAction.splitDSN(action.text, default: "4.7.1")
+            rememberDeferIfReject(.policy, code: config.codes.accessMapDefer, dsn: AccessAction.fixDSN(dsn, for: replyClass, events: &events),
+                                  text: rejectionText(replyName, replyClass, text.isEmpty ? "Service unavailable" : text))
+            return .dunno
+        case .numericPermit, .ok:
+            return .permit
+        case .replyCode(let code):
+            let (dsn, text) = AccessAction.splitDSN(action.text, default: code >= 500 ? "5.7.1" : "4.7.1")
+            return refuse(.policy, code: code, dsn: AccessAction.fixDSN(dsn, for: replyClass, events: &events),
+                          text: rejectionText(replyName, replyClass, text.isEmpty ? "Access denied" : text))
+        case .restrictions:
+            return try tableRestrictions(table, value: value, replyName: replyName, replyClass: replyClass)
+        }
+    }
+
+    /// The actions that take effect on the message, not on the reply: FILTER, HOLD, DISCARD,
+    /// REDIRECT, BCC and PREPEND (DISCARD also ends the list, as a permit).
+    private func messageAction(_ action: AccessAction, table: TableReference, datum: String,
+                               replyName: String, replyClass: ReplyClass) -> CheckStatus {
+        switch action.command {
         case .filter:
             guard delayedActionsAllowed(table, "FILTER") else { return .dunno }
             if action.text.isEmpty {
@@ -137,15 +164,6 @@ extension Evaluation {
                 actions.bcc.append(action.text)
             }
             return .dunno
-        case .deferIfPermit:
-            let (dsn, text) = AccessAction.splitDSN(action.text, default: "4.7.1")
-            return rememberDeferIfPermit(.policy, code: config.codes.accessMapDefer, dsn: AccessAction.fixDSN(dsn, for: replyClass, events: &events),
-                                         text: rejectionText(replyName, replyClass, text.isEmpty ? "Service unavailable" : text))
-        case .deferIfReject:
-            let (dsn, text) = AccessAction.splitDSN(action.text, default: "4.7.1")
-            rememberDeferIfReject(.policy, code: config.codes.accessMapDefer, dsn: AccessAction.fixDSN(dsn, for: replyClass, events: &events),
-                                  text: rejectionText(replyName, replyClass, text.isEmpty ? "Service unavailable" : text))
-            return .dunno
         case .prepend:
             guard delayedActionsAllowed(table, "PREPEND") else { return .dunno }
             if action.text.isEmpty || !AccessAction.isHeader(action.text) {
@@ -154,27 +172,27 @@ extension Evaluation {
                 actions.prependHeaders.append(action.text)
             }
             return .dunno
-        case .numericPermit, .ok:
-            return .permit
-        case .replyCode(let code):
-            let (dsn, text) = AccessAction.splitDSN(action.text, default: code >= 500 ? "5.7.1" : "4.7.1")
-            return refuse(.policy, code: code, dsn: AccessAction.fixDSN(dsn, for: replyClass, events: &events),
-                          text: rejectionText(replyName, replyClass, text.isEmpty ? "Access denied" : text))
-        case .restrictions:
-            if value.contains(":") {
-                throw serverError("access table \(table.spec) has entry with lookup table: \(value); do not specify lookup tables inside SMTPD access maps; define a restriction class and specify its name instead")
-            }
-            if recursion > 100 {
-                throw serverError("access table \(table.spec) entry \(value) causes unreasonable recursion")
-            }
-            let tokens = PostfixList.tokens(value)
-            if tokens.isEmpty {
-                events.append(PolicyLogEvent(.warning, "access table \(table.spec) entry \(value) has empty value"))
-                return .permit
-            }
-            let list = RestrictionListParser.parseTableResult(tokens, isClass: { config.restrictionClasses[$0] != nil })
-            return try runList(list, replyName: replyName, replyClass: replyClass)
+        default:
+            return .dunno
         }
+    }
+
+    /// A table result that is a restriction list (or a class name): evaluated in place.
+    private func tableRestrictions(_ table: TableReference, value: String, replyName: String,
+                                   replyClass: ReplyClass) throws(EvaluationAbort) -> CheckStatus {
+        if value.contains(":") {
+            throw serverError("access table \(table.spec) has entry with lookup table: \(value); do not specify lookup tables inside SMTPD access maps; define a restriction class and specify its name instead")
+        }
+        if recursion > 100 {
+            throw serverError("access table \(table.spec) entry \(value) causes unreasonable recursion")
+        }
+        let tokens = PostfixList.tokens(value)
+        if tokens.isEmpty {
+            events.append(PolicyLogEvent(.warning, "access table \(table.spec) entry \(value) has empty value"))
+            return .permit
+        }
+        let list = RestrictionListParser.parseTableResult(tokens, isClass: { config.restrictionClasses[$0] != nil })
+        return try runList(list, replyName: replyName, replyClass: replyClass)
     }
 
     /// HOLD, DISCARD, FILTER, PREPEND, REDIRECT and BCC need a mail transaction; with delayed

@@ -108,6 +108,11 @@ public struct RecipientDecision: Sendable, Hashable {
     /// `dry_run = yes`: the refusal the restrictions decided and heloguard did not give
     /// (``verdict`` is then `accept`); nil when the verdict is enforced.
     public var wouldBe: Verdict?
+    /// The pauses, in seconds and in order, that the `sleep` restrictions reached asked for
+    /// (each already cut to the command's time budget). The rule core never blocks: whoever
+    /// carries the decision out pauses this long before it answers, as Postfix would have
+    /// paused during the evaluation. A look-ahead run asks for none.
+    public var pauses: [Int] = []
 
     public init(
         verdict: Verdict, decidingRestriction: String? = nil, actions: MessageActions = MessageActions(),

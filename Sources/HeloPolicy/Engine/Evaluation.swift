@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Postfix's error classes, as far as they matter here: `warn_if_reject` can soften only
 /// policy refusals, never software, resource or data errors.
 enum ErrorClass: Sendable {
@@ -68,7 +62,7 @@ final class Evaluation {
     var events: [PolicyLogEvent] = []
     var trace: [TraceStep] = []
     /// True for a look-ahead run (``HeloPolicyEngine/prefetch(facts:)``) whose verdict is
-    /// thrown away: it must not pause the session (`sleep`).
+    /// thrown away: its `sleep`s ask for no pause.
     var isLookAhead = false
     /// True when the verdict is a recipient's (or every recipient's): a pending
     /// `defer_if_permit` then becomes the reply.
@@ -83,8 +77,9 @@ final class Evaluation {
     var penalizeNext = false
     /// The verdict's request to box the client, if a refusal asked for it.
     var penaltyRequest: PenaltyRequest?
-    /// Seconds slept by `sleep` so far; all of them together stay within the command's budget.
-    var slept = 0
+    /// The pauses `sleep` asked for so far, in seconds and in order; the session carries them
+    /// out. All of them together stay within the command's budget.
+    var pauses: [Int] = []
 
     init(config: PolicyConfig, resolver: any HeloResolver, penalties: any PenaltyLookup = NoPenalties(),
          facts: SessionFacts, heloName: String?, recipient: String?) {
@@ -302,26 +297,16 @@ final class Evaluation {
 }
 
 extension Evaluation {
-    /// `sleep`: pauses, but never past ``CommandTimeBudget``. The configured lists are checked at
-    /// load; only sleeps named in access-table results can reach the limit, and are cut short.
+    /// `sleep`: asks the session to pause (Postfix pauses, then goes on with the list), never
+    /// past ``CommandTimeBudget``. The configured lists are checked at load; only sleeps named in
+    /// access-table results can reach the limit, and are cut short.
     func pause(_ seconds: Int) {
-        let allowed = CommandTimeBudget.allowedSleep(seconds, slept: slept, dnsTimeoutMilliseconds: config.dns.timeoutMilliseconds)
+        let allowed = CommandTimeBudget.allowedSleep(seconds, slept: pauses.reduce(0, +),
+                                                     dnsTimeoutMilliseconds: config.dns.timeoutMilliseconds)
         if allowed < seconds {
             events.append(PolicyLogEvent(.warning, "sleep \(seconds) cut to \(allowed) s: this evaluation would otherwise take more than "
                                          + "\(CommandTimeBudget.seconds) s with dns_timeout, past Postfix's milter_command_timeout"))
         }
-        slept += allowed
-        Sleeper.sleep(seconds: allowed)
-    }
-}
-
-/// Postfix's `sleep` restriction pauses the session; kept behind one function so that it is
-/// easy to find.
-enum Sleeper {
-    static func sleep(seconds: Int) {
-        guard seconds > 0 else { return }
-        var remaining = timespec(tv_sec: seconds, tv_nsec: 0)
-        var left = timespec()
-        while nanosleep(&remaining, &left) != 0 { remaining = left }
+        pauses.append(allowed)
     }
 }

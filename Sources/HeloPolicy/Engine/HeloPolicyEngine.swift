@@ -66,7 +66,7 @@ public struct HeloPolicyEngine: Sendable {
     /// now; nil when a recipient could still change it (a `check_recipient_access` or a `sleep`
     /// was reached). Meant for configurations whose ``RecipientDependence`` is independent;
     /// `postmaster` is left out (its exemption only ever turns a refusal into an acceptance).
-    /// The run has no side effects: it does not sleep and asks to box nobody.
+    /// The run asks for no pause and to box nobody.
     public func decideForEveryRecipient(facts: SessionFacts, heloDeferral: SMTPReply? = nil) -> RecipientDecision? {
         decide(address: nil, facts: facts, heloDeferral: heloDeferral)
     }
@@ -103,8 +103,8 @@ public struct HeloPolicyEngine: Sendable {
 
     /// Asks, at HELO time, the DNS questions a recipient's evaluation would ask, so that they
     /// are answered before the first RCPT (through a caching resolver given to this engine).
-    /// Runs the list as for a recipient not yet known and throws the verdict away; `sleep`
-    /// does not pause. Questions that depend on the sender or recipient are asked when needed.
+    /// Runs the list as for a recipient not yet known and throws the verdict away; its `sleep`s
+    /// ask for no pause. Questions that depend on the sender or recipient are asked when needed.
     public func prefetch(facts: SessionFacts) {
         guard config.delayReject, let argument = facts.heloArgument else { return }
         let evaluation = Evaluation(config: config, resolver: resolver, penalties: penalties, facts: facts,
@@ -136,9 +136,11 @@ public struct HeloPolicyEngine: Sendable {
         if case .discard = verdict { evaluation.decidingRestriction = evaluation.decidingRestriction ?? evaluation.currentTopRestriction }
         var penalty: PenaltyRequest? = nil
         if case .reject = verdict, !evaluation.isLookAhead { penalty = evaluation.penaltyRequest }
-        return RecipientDecision(verdict: verdict, decidingRestriction: verdict == .accept ? nil : evaluation.decidingRestriction,
-                                 actions: evaluation.actions, events: evaluation.events, trace: evaluation.trace,
-                                 penalty: penalty)
+        var decision = RecipientDecision(verdict: verdict, decidingRestriction: verdict == .accept ? nil : evaluation.decidingRestriction,
+                                         actions: evaluation.actions, events: evaluation.events, trace: evaluation.trace,
+                                         penalty: penalty)
+        decision.pauses = evaluation.pauses
+        return decision
     }
 }
 

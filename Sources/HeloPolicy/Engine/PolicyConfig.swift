@@ -76,109 +76,44 @@ public struct RBLReplySettings: Sendable {
     }
 }
 
-/// Memory across connections (heloguard's own parameters): where the state file lives, how the
-/// penalty box keeps clients and what the HELO log records. Times are in seconds. The rule core
-/// only carries these values; the application's state store applies them.
-public struct StateSettings: Sendable, Hashable {
-    /// The file name of the embedded store inside ``directory``.
-    public static let databaseFileName = "heloguard.sqlite"
-
-    /// `state_directory`: where the embedded store's file lives.
-    public var directory: String
-    /// `state_database`: empty for the embedded store, else a `postgresql://` (or `postgres://`)
-    /// URL of a database shared by several hosts.
-    public var database: String
-    /// `penalty_box_ttl`: how long a first offence boxes a client.
-    public var penaltyTTL: Int
-    /// `penalty_box_max_ttl`: the longest a repeat offence boxes a client.
-    public var penaltyMaxTTL: Int
-    /// `penalty_box_max_entries`: the most entries the box holds.
-    public var penaltyMaxEntries: Int
-    /// `penalty_box_ipv6_prefix`: IPv6 clients are boxed by networks of this many bits.
-    public var ipv6PrefixLength: Int
-    /// `helo_log`: record each connection's HELO and verdict.
-    public var heloLog: Bool
-    /// `helo_log_sample`: record one connection in this many (1: every one).
-    public var heloLogSample: Int
-    /// `helo_log_retention`: how long HELO log records are kept.
-    public var heloLogRetention: Int
-    /// `penalty_box_refresh_interval`, in seconds: how often the in-memory box is reloaded from
-    /// the store (with a shared database: how fast a client boxed by one host is refused by the others).
-    public var refreshInterval: Int
-
-    public init(
-        directory: String = "/var/lib/heloguard", database: String = "", penaltyTTL: Int = 86_400, penaltyMaxTTL: Int = 7 * 86_400,
-        penaltyMaxEntries: Int = 100_000, ipv6PrefixLength: Int = 64, heloLog: Bool = true,
-        heloLogSample: Int = 1, heloLogRetention: Int = 30 * 86_400, refreshInterval: Int = 10
-    ) {
-        self.directory = directory
-        self.database = database
-        self.penaltyTTL = penaltyTTL
-        self.penaltyMaxTTL = penaltyMaxTTL
-        self.penaltyMaxEntries = penaltyMaxEntries
-        self.ipv6PrefixLength = ipv6PrefixLength
-        self.heloLog = heloLog
-        self.heloLogSample = heloLogSample
-        self.heloLogRetention = heloLogRetention
-        self.refreshInterval = refreshInterval
-    }
-
-    /// True when `state_database` names a PostgreSQL database rather than the embedded file.
-    public var usesSharedDatabase: Bool { !database.isEmpty }
-
-    /// ``database`` parsed; nil for the embedded store (or a URL the loader has refused).
-    public var sharedDatabaseURL: PostgresURL? {
-        usesSharedDatabase ? try? PostgresURL(parsing: database) : nil
-    }
-
-    /// The URL schemes `state_database` accepts.
-    public static let databaseSchemes = ["postgresql", "postgres"]
-
-    /// The embedded store's file: ``directory``/``databaseFileName``.
-    public var databasePath: String {
-        directory.hasSuffix("/") ? directory + Self.databaseFileName : directory + "/" + Self.databaseFileName
-    }
-}
-
 /// Decides whether a client belongs to `mynetworks`.
 public protocol ClientNetworkMatching: Sendable {
     func matchesClient(name: String, address: String) -> TableLookup
 }
 
 /// An immutable snapshot of everything the rule core needs, built once from the configuration
-/// file; a reload builds a new one and swaps it in whole.
+/// file (every property is a `let`); a reload builds a new one and swaps it in whole.
 public struct PolicyConfig: Sendable {
-    public var heloRestrictions: [Restriction]
+    public let heloRestrictions: [Restriction]
     /// `smtpd_restriction_classes`: class name → its parsed list.
-    public var restrictionClasses: [String: [Restriction]]
-    public var heloRequired: Bool
-    public var delayReject: Bool
+    public let restrictionClasses: [String: [Restriction]]
+    public let heloRequired: Bool
+    public let delayReject: Bool
     /// `dry_run` (heloguard's own): refusals are logged as warnings, never given.
-    public var dryRun: Bool
-    public var softBounce: Bool
-    public var codes: ReplyCodes
+    public let dryRun: Bool
+    public let softBounce: Bool
+    public let codes: ReplyCodes
     /// True when `parent_domain_matches_subdomains` lists `smtpd_access_maps` (the default).
-    public var accessMapsMatchParentDomains: Bool
-    public var myNetworks: (any ClientNetworkMatching)?
-    public var impersonation: ImpersonationIdentity
-    public var unknownHeloTempfailAction: TempfailAction
+    public let accessMapsMatchParentDomains: Bool
+    public let myNetworks: (any ClientNetworkMatching)?
+    public let impersonation: ImpersonationIdentity
+    public let unknownHeloTempfailAction: TempfailAction
     /// `smtpd_null_access_lookup_key`: the key `check_sender_access` uses for the null sender.
-    public var nullAccessLookupKey: String
+    public let nullAccessLookupKey: String
     /// `myorigin`: the domain Postfix appends to an address without one.
-    public var myOrigin: String
+    public let myOrigin: String
     /// `dns_servers`, `dns_timeout`: where and how the DNS restrictions ask.
-    public var dns: DNSSettings
+    public let dns: DNSSettings
     /// `dns_rr_list_limit`: how many server addresses `check_helo_{a,mx,ns}_access` looks at
     /// in one check before it gives up with a warning (Postfix: 100, built in).
-    public var dnsRRListLimit: Int
+    public let dnsRRListLimit: Int
     /// `rbl_reply_maps`, `default_rbl_reply`, `smtpd_expansion_filter`.
-    public var rbl: RBLReplySettings
+    public let rbl: RBLReplySettings
     /// `myhostname`, which reply templates may show as `$server_name`.
-    public var myHostname: String
+    public let myHostname: String
     /// `penalize_impersonation`: a refusal by `reject_impersonating_helo` boxes the client.
-    public var penalizeImpersonation: Bool
-    /// `state_directory`, `penalty_box_*`, `helo_log*`.
-    public var state: StateSettings
+    /// (Where the box lives and how long it holds are the state side's: HeloState's `StateSettings`.)
+    public let penalizeImpersonation: Bool
 
     public init(
         heloRestrictions: [Restriction] = [], restrictionClasses: [String: [Restriction]] = [:],
@@ -190,10 +125,9 @@ public struct PolicyConfig: Sendable {
         nullAccessLookupKey: String = "<>", myOrigin: String = "localhost.localdomain",
         dns: DNSSettings = DNSSettings(), dnsRRListLimit: Int = 100,
         rbl: RBLReplySettings = RBLReplySettings(), myHostname: String = "localhost.localdomain",
-        penalizeImpersonation: Bool = true, state: StateSettings = StateSettings()
+        penalizeImpersonation: Bool = true
     ) {
         self.penalizeImpersonation = penalizeImpersonation
-        self.state = state
         self.heloRestrictions = heloRestrictions
         self.restrictionClasses = restrictionClasses
         self.heloRequired = heloRequired

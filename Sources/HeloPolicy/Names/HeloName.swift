@@ -53,22 +53,6 @@ public enum HeloName {
         }
         return String(decoding: name, as: UTF8.self)
     }
-
-    // MARK: - UTF-8 acceptance
-
-    /// False when Postfix (with `smtputf8_enable = yes`, the default) refuses the command line
-    /// before looking at it, answering `500 5.5.2 Error: bad UTF-8 syntax`; the session then has
-    /// no HELO name. A Swift String is always valid Unicode, so this is true for every String;
-    /// use ``isAcceptableCommandLine(bytes:)`` for text that arrives as bytes.
-    public static func isAcceptableCommandLine(_ argument: String) -> Bool {
-        isAcceptableCommandLine(bytes: Array(argument.utf8))
-    }
-
-    /// Byte form of ``isAcceptableCommandLine(_:)``: the bytes up to the first NUL must be
-    /// well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
-    public static func isAcceptableCommandLine(bytes: [UInt8]) -> Bool {
-        Printable.isValidUTF8(Array(bytes.prefix { $0 != 0 }))
-    }
 }
 
 /// The SMTP command tokeniser of Postfix's smtpd, as far as HELO arguments need it.

@@ -2,8 +2,9 @@ import PostfixSyntax
 
 /// An SMTP reply line such as `554 5.7.1 <h>: Helo command rejected: Access denied`.
 ///
-/// Every refusal heloguard produces is built by ``restriction(code:dsn:text:softBounce:)``, which
-/// applies the rules Postfix's `smtpd_check_reject()` applies, so replies stay byte-identical.
+/// Every refusal the restrictions produce is built in two steps, ``draft(code:dsn:text:)`` then
+/// ``finish(_:softBounce:)`` (the evaluation's `refuse`, Postfix's `smtpd_check_reject()`), which
+/// apply Postfix's reply rules, so replies stay byte-identical. Fixed texts use ``init(verbatim:)``.
 public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
     /// The whole reply line without CR LF.
     public let line: String
@@ -35,7 +36,6 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var isPermanent: Bool { line.first == "5" }
-    public var isTemporary: Bool { line.first == "4" }
     public var description: String { line }
 
     /// What the reply constructor had to repair, for the log.
@@ -80,11 +80,6 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
         if softBounce && bytes.first == UInt8(ascii: "5") { bytes[0] = UInt8(ascii: "4") }
         if bytes.count > 4 { bytes[4] = bytes[0] }
         return SMTPReply(verbatim: String(decoding: bytes, as: UTF8.self))
-    }
-
-    /// The whole construction for a reply with no `defer_if_reject` in force.
-    public static func restriction(code: Int, dsn: String, text: String, softBounce: Bool) -> SMTPReply {
-        finish(draft(code: code, dsn: dsn, text: text), softBounce: softBounce)
     }
 
     /// Postfix's `dsn_valid()`: `[245].d{1,3}.d{1,3}` followed by the end or white space;

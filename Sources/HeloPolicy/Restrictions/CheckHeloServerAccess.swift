@@ -45,43 +45,59 @@ extension Evaluation {
         }
         if !domain.allSatisfy(\.isASCII), let ascii = IDNA.toASCII(domain) { domain = ascii }
 
-        let servers: [String]
+        guard let servers = serverNames(kind, domain, helo: helo) else { return .dunno }
+        return try lookUpServers(servers, kind, table, helo: helo)
+    }
+
+    /// Step 3: the servers to look up, or nil (DUNNO) for a null MX or a failed lookup (logged).
+    private func serverNames(_ kind: Restriction.ServerKind, _ domain: String, helo: String) -> [String]? {
         switch kind {
         case .a:
-            servers = [domain]
+            return [domain]
         case .mx, .ns:
             let type: DNSRecordType = kind == .mx ? .mx : .ns
             var answer = dnsLookup(domain, type)
-            if case .nullMX = answer { return .dunno }
+            if case .nullMX = answer { return nil }
             // The name the warning shows; nil once an NS walk has run out of labels.
             var asked: String? = domain
             if case .notFound = answer {
                 if kind == .mx {
                     answer = .records([domain])
                 } else {
-                    var rest = Substring(domain)
-                    while true {
-                        guard let dot = rest.firstIndex(of: ".") else { asked = nil; break }
-                        let parent = rest[rest.index(after: dot)...]
-                        // A trailing dot ends the walk; Postfix then names the HELO argument.
-                        guard !parent.isEmpty else { asked = nil; break }
-                        rest = parent
-                        asked = String(parent)
-                        answer = dnsLookup(String(parent), .ns)
-                        if case .notFound = answer { continue }
-                        break
-                    }
+                    (answer, asked) = walkUpForNS(domain, answer)
                 }
             }
             guard case .records(let hosts) = answer else {
                 let shown = asked.flatMap { $0.utf8.count >= 2 ? $0 : nil } ?? helo
                 events.append(PolicyLogEvent(.warning,
                     "Unable to look up \(kind.rawValue) host for \(shown): \(Evaluation.resolverErrorText(answer))"))
-                return .dunno
+                return nil
             }
-            servers = hosts
+            return hosts
         }
+    }
 
+    /// An NS-less name: asks each parent in turn until an answer other than "not found".
+    /// Returns that answer and the name asked (nil when the walk ran out of labels).
+    private func walkUpForNS(_ domain: String, _ first: DNSAnswer) -> (DNSAnswer, String?) {
+        var answer = first
+        var rest = Substring(domain)
+        while true {
+            guard let dot = rest.firstIndex(of: ".") else { return (answer, nil) }
+            let parent = rest[rest.index(after: dot)...]
+            // A trailing dot ends the walk; Postfix then names the HELO argument.
+            guard !parent.isEmpty else { return (answer, nil) }
+            rest = parent
+            answer = dnsLookup(String(parent), .ns)
+            if case .notFound = answer { continue }
+            return (answer, String(parent))
+        }
+    }
+
+    /// Step 4: each server (by address, by name for MX and NS, then by each of its addresses)
+    /// until the first table hit, within `dns_rr_list_limit` addresses.
+    private func lookUpServers(_ servers: [String], _ kind: Restriction.ServerKind, _ table: TableReference,
+                               helo: String) throws(EvaluationAbort) -> CheckStatus {
         var addressCount = 0
         for server in servers {
             if HostnameSyntax.isValidHostAddress(server) {

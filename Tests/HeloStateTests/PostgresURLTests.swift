@@ -1,5 +1,6 @@
 import Testing
 import HeloPolicy
+import HeloState
 
 /// `state_database` URLs: what is accepted, what each part becomes, and errors that never
 /// repeat the password.
@@ -80,7 +81,7 @@ struct PostgresURLTests {
     func configurationError() throws {
         let text = "smtpd_helo_restrictions = reject_penalized_client\n\nstate_database = postgresql://hg:topsecret@db:70000/x\n"
         do {
-            _ = try ConfigurationLoader.load(text: text, file: "heloguard.conf", interfaces: [])
+            _ = try StateSettingsTests.load(text, file: "heloguard.conf")
             Issue.record("the configuration was accepted")
         } catch {
             let lines = error.diagnostics.map(\.description)
@@ -113,8 +114,7 @@ struct PostgresURLTests {
 
     @Test("check-config and the milter's start show that warning at the state_database line")
     func unverifiedPasswordWarningInConfiguration() throws {
-        let loaded = try ConfigurationLoader.load(text: "\nstate_database = postgresql://hg:topsecret@db.example.net/x\n",
-                                                  file: "heloguard.conf", interfaces: [])
+        let loaded = try StateSettingsTests.load("\nstate_database = postgresql://hg:topsecret@db.example.net/x\n", file: "heloguard.conf")
         let lines = loaded.diagnostics.map(\.description)
         #expect(lines.contains { $0.hasPrefix("heloguard.conf:2: warning: state_database: sslmode=prefer with a password") }, "\(lines)")
         #expect(lines.allSatisfy { !$0.contains("topsecret") })
@@ -122,12 +122,12 @@ struct PostgresURLTests {
 
     @Test("penalty_box_refresh_interval: Postfix time units, default 10 s")
     func refreshInterval() throws {
-        let defaults = try ConfigurationLoader.load(text: "", file: "a.conf", interfaces: [])
-        #expect(defaults.policy.state.refreshInterval == 10)
-        let set = try ConfigurationLoader.load(text: "penalty_box_refresh_interval = 2m\n", file: "b.conf", interfaces: [])
-        #expect(set.policy.state.refreshInterval == 120)
+        let defaults = try StateSettingsTests.load("", file: "a.conf")
+        #expect(defaults.state.refreshInterval == 10)
+        let set = try StateSettingsTests.load("penalty_box_refresh_interval = 2m\n", file: "b.conf")
+        #expect(set.state.refreshInterval == 120)
         #expect(throws: ConfigError.self) {
-            try ConfigurationLoader.load(text: "penalty_box_refresh_interval = soon\n", file: "c.conf", interfaces: [])
+            try StateSettingsTests.load("penalty_box_refresh_interval = soon\n", file: "c.conf")
         }
     }
 }

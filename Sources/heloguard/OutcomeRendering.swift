@@ -1,11 +1,14 @@
-/// How `heloguard test` prints a session outcome: plain lines, JSON, or an explanation.
-public enum OutcomeRendering {
+import HeloPolicy
+
+/// How `heloguard test` prints a session outcome: plain lines, JSON, or an explanation. The
+/// CLI's own output format; the rule core only supplies the decisions.
+enum OutcomeRendering {
     /// The reply an accepted recipient gets from Postfix.
-    public static let acceptedReply = "250 2.1.5 Ok"
+    static let acceptedReply = "250 2.1.5 Ok"
 
     /// One line per recipient: `RCPT <recipient>: <reply>`; with delayed rejection off, a
     /// `HELO <name>: <reply>` line for each refused HELO comes first.
-    public static func plain(_ outcome: SessionOutcome) -> String {
+    static func plain(_ outcome: SessionOutcome) -> String {
         var lines: [String] = []
         for helo in outcome.helos {
             if let refusal = helo.refusal { lines.append("HELO \(helo.argument): \(refusal.line)") }
@@ -17,7 +20,7 @@ public enum OutcomeRendering {
     }
 
     /// `{"recipients":[{"recipient":…,"action":…,"reply":…,"restriction":…}]}` on one line.
-    public static func json(_ outcome: SessionOutcome) -> String {
+    static func json(_ outcome: SessionOutcome) -> String {
         let items = outcome.recipients.map { result -> String in
             let decision = result.decision
             let reply = decision.verdict.reply.map { jsonString($0.line) } ?? "null"
@@ -29,7 +32,7 @@ public enum OutcomeRendering {
 
     /// For each recipient: every restriction evaluated with its result, table hits with table,
     /// key and line, message actions and log events.
-    public static func explain(_ outcome: SessionOutcome) -> String {
+    static func explain(_ outcome: SessionOutcome) -> String {
         var lines: [String] = []
         for helo in outcome.helos {
             lines.append("HELO \(helo.argument): \(helo.refusal?.line ?? "250 accepted")")
@@ -50,7 +53,7 @@ public enum OutcomeRendering {
     }
 
     /// A JSON string literal with every character outside printable ASCII escaped.
-    public static func jsonString(_ text: String) -> String {
+    static func jsonString(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
