@@ -122,7 +122,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HeloPolicyTests",
-            dependencies: ["HeloPolicy"]
+            dependencies: ["HeloPolicy", "PostfixSyntax"]
         ),
         .testTarget(
             name: "HeloStateTests",

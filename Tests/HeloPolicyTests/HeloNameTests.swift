@@ -1,5 +1,6 @@
 import Testing
 @testable import HeloPolicy
+import PostfixSyntax
 
 struct HeloNameTests {
     // MARK: - Tokenising and collapsing (spec §1.2 steps 1–2)
