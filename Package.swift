@@ -135,7 +135,8 @@ let package = Package(
         ),
         .testTarget(
             name: "HeloDNSTests",
-            dependencies: ["HeloDNS", "HeloPolicy"]
+            // HeloGuard, HeloState: `heloguard replay` is run against the loopback test DNS here.
+            dependencies: ["HeloDNS", "HeloPolicy", "HeloGuard", "HeloState"]
         ),
         .testTarget(
             name: "HeloGuardCLITests",

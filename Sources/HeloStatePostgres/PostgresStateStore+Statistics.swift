@@ -153,7 +153,7 @@ extension PostgresStateStore: HeloLogStatistics {
 
     /// One statistics call under ``statisticsTimeout``: inside the open snapshot when
     /// ``readingConsistently(_:)`` runs, else in a read-only transaction of its own.
-    private func statistics<T>(_ operation: String, _ body: (Session) throws -> T) throws -> T {
+    func statistics<T>(_ operation: String, _ body: (Session) throws -> T) throws -> T {
         try withSession(operation, timeout: statisticsTimeout) { session in
             if isReadingSnapshot { return try body(session) }
             try session.run(snapshotStart)

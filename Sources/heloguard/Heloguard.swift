@@ -9,7 +9,7 @@ struct Heloguard: ParsableCommand {
         abstract: "A HELO/EHLO policy milter with Postfix's smtpd_helo_restrictions semantics.",
         version: HeloguardVersion.current,
         subcommands: [RunCommand.self, TestCommand.self, CheckConfigCommand.self, QueryCommand.self, PenaltyCommand.self,
-                      StatsCommand.self, IdentityCommand.self]
+                      StatsCommand.self, ReplayCommand.self, IdentityCommand.self]
     )
 
     /// Parses the command line with empty attached values kept (see ``EmptyOptionValues``).

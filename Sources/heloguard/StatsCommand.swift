@@ -72,14 +72,19 @@ struct StatsCommand: ParsableCommand {
 
     /// `--since`: a Postfix time (`24h`: the last 24 hours) or an ISO 8601 date or date and time.
     static func periodStart(_ text: String, now: Date) throws -> Date {
+        if let date = parsePeriodStart(text, now: now) { return date }
+        Output.error("heloguard stats: bad --since \"\(text)\": use a time with its unit (90m, 24h, 7d, 2w) "
+                     + "or an ISO 8601 date (2026-05-01, 2026-05-01T12:00:00Z)")
+        throw ExitCode(1)
+    }
+
+    /// `--since` as ``periodStart(_:now:)`` reads it; nil when it is neither form.
+    static func parsePeriodStart(_ text: String, now: Date) -> Date? {
         let hasUnit = text.last.map { "smhdw".contains($0) } ?? false
         if hasUnit, let seconds = KnownParameters.timeInSeconds(text), seconds > 0 {
             return now.addingTimeInterval(-TimeInterval(seconds))
         }
-        if let date = parseISO8601(text) { return date }
-        Output.error("heloguard stats: bad --since \"\(text)\": use a time with its unit (90m, 24h, 7d, 2w) "
-                     + "or an ISO 8601 date (2026-05-01, 2026-05-01T12:00:00Z)")
-        throw ExitCode(1)
+        return parseISO8601(text)
     }
 
     /// A date (midnight UTC), or a date and time with a zone (`Z`, `+02:00`) or without one (UTC).

@@ -18,24 +18,14 @@ records="${HELOGUARD_BENCH_STATS_RECORDS:-1000000}"
 stats_runs="${HELOGUARD_BENCH_STATS_RUNS:-3}"
 target_ms=5000
 
-bin="${1:-}"
-if [[ -z "$bin" ]]; then
-    ensure_swift
-    section "swift build -c release"
-    (cd "$HELOGUARD_ROOT" && swift build -c release </dev/null)
-    bin="$(heloguard_binary release)"
-fi
-command -v python3 >/dev/null 2>&1 || die "python3 not found (the HELO log seeding needs it)"
+source "$HELOGUARD_ROOT/scripts/lib/helo_log_bench.sh"
+bin="$(bench_binary "${1:-}")"
 
 stats_work="$(mktemp -d "${TMPDIR:-/tmp}/heloguard-stats-bench.XXXXXX")"
 trap 'rm -rf "$stats_work"' EXIT
 
 section "stats data: $records HELO log records"
-printf 'state_directory = %s/state\n' "$stats_work" > "$stats_work/heloguard.conf"
-"$bin" penalty list --config "$stats_work/heloguard.conf" >/dev/null
-start=$(date +%s%N)
-python3 "$HELOGUARD_ROOT/scripts/lib/stats_seed.py" --db "$stats_work/state/heloguard.sqlite" --records "$records"
-note "seeded in $(( ($(date +%s%N) - start) / 1000000 )) ms"
+seed_helo_log "$bin" "$stats_work" "$records"
 
 # Runs `heloguard stats` with the given extra arguments $stats_runs times; prints the median
 # wall time in milliseconds. The first run's output is kept in $stats_work/out.<label>.

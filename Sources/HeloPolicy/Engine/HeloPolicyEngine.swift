@@ -38,9 +38,10 @@ public struct HeloPolicyEngine: Sendable {
         return HeloStageResult(decision: result.decision.unenforced(), pendingDeferral: result.pendingDeferral)
     }
 
-    private func enforcedCheckHelo(argument: String, facts: SessionFacts) -> HeloStageResult {
+    private func enforcedCheckHelo(argument: String, facts: SessionFacts, lookAhead: Bool = false) -> HeloStageResult {
         guard !config.delayReject else { return HeloStageResult(decision: RecipientDecision(verdict: .accept), pendingDeferral: nil) }
         let evaluation = Evaluation(config: config, resolver: resolver, penalties: penalties, facts: facts, heloName: argument, recipient: nil)
+        evaluation.isLookAhead = lookAhead
         let decision = run(evaluation)
         var pending: SMTPReply? = nil
         if case .accept = decision.verdict, evaluation.deferIfPermit != nil {
@@ -78,7 +79,10 @@ public struct HeloPolicyEngine: Sendable {
         return config.dryRun ? decision.unenforced() : decision
     }
 
-    private func enforcedDecision(address: String?, facts: SessionFacts, heloDeferral: SMTPReply?) -> RecipientDecision? {
+    /// `givesUp`: a look-ahead run (`address` nil) answers nil once it reaches a restriction that
+    /// reads the recipient; without it, it answers anyway (``replayDecision(facts:)``).
+    private func enforcedDecision(address: String?, facts: SessionFacts, heloDeferral: SMTPReply?,
+                                  givesUp: Bool = true) -> RecipientDecision? {
         if let refusal = mailRefusal(facts) {
             return RecipientDecision(verdict: .refusal(refusal), decidingRestriction: "smtpd_helo_required",
                                      trace: [TraceStep(depth: 0, restriction: "smtpd_helo_required", outcome: refusal.line)])
@@ -98,7 +102,33 @@ public struct HeloPolicyEngine: Sendable {
         evaluation.answersRecipients = true
         evaluation.isLookAhead = address == nil
         let decision = run(evaluation)
-        return evaluation.isLookAhead && evaluation.readsRecipient ? nil : decision
+        return givesUp && evaluation.isLookAhead && evaluation.readsRecipient ? nil : decision
+    }
+
+    /// `heloguard replay`: what a recipient of a connection would get, from what the HELO log
+    /// keeps of it (client, reverse name, HELO name in `facts`; no sender, recipient or SASL
+    /// login). The session's own runs — the HELO-stage run first with `smtpd_delay_reject =
+    /// no`, then the recipient's run — made as look-aheads: `sleep` does not pause, nobody is
+    /// boxed, and reaching a restriction that reads the recipient does not end the run. Which
+    /// restrictions were reached, and so whether the answer depends on facts the log does not
+    /// keep, is for the caller to read from the trace. With `dry_run = yes` a refusal comes back
+    /// unenforced, as in ``decide(recipient:facts:heloDeferral:)``.
+    public func replayDecision(facts: SessionFacts) -> RecipientDecision {
+        var decision: RecipientDecision
+        if !config.delayReject, let argument = facts.heloArgument {
+            let stage = enforcedCheckHelo(argument: argument, facts: facts, lookAhead: true)
+            if stage.decision.verdict.reply != nil {
+                decision = stage.decision
+            } else {
+                decision = enforcedDecision(address: nil, facts: facts, heloDeferral: stage.pendingDeferral, givesUp: false)
+                    ?? RecipientDecision(verdict: .accept)
+                decision.trace = stage.decision.trace + decision.trace
+            }
+        } else {
+            decision = enforcedDecision(address: nil, facts: facts, heloDeferral: nil, givesUp: false)
+                ?? RecipientDecision(verdict: .accept)
+        }
+        return config.dryRun ? decision.unenforced() : decision
     }
 
     /// Asks, at HELO time, the DNS questions a recipient's evaluation would ask, so that they
