@@ -42,20 +42,22 @@ let package = Package(
             name: "HeloPolicy",
             dependencies: ["CPCRE2", "CICU"]
         ),
+        // Locks ThreadSanitizer can see (pthread mutexes; the standard library's Mutex it cannot).
+        .target(name: "Locking"),
         // libunbound, through a module map of our own (Debian's pkg-config file for it is broken).
         .systemLibrary(name: "CUnbound"),
         // The real resolver behind the rule core's DNS restrictions: one shared libunbound
         // context with a hard deadline per lookup.
         .target(
             name: "HeloDNS",
-            dependencies: ["HeloPolicy", "CUnbound"]
+            dependencies: ["HeloPolicy", "CUnbound", "Locking"]
         ),
         // libsqlite3, for the embedded state store.
         .systemLibrary(name: "CSQLite"),
         // Memory across connections: the penalty box, the HELO log and the stores behind them.
         .target(
             name: "HeloState",
-            dependencies: ["HeloPolicy", "CSQLite"]
+            dependencies: ["HeloPolicy", "CSQLite", "Locking"]
         ),
         // The shared state store on PostgreSQL (postgres-nio). Kept apart so that SwiftNIO stays
         // out of the rule core and out of HeloState.
@@ -64,6 +66,7 @@ let package = Package(
             dependencies: [
                 "HeloState",
                 "HeloPolicy",
+                "Locking",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -87,6 +90,7 @@ let package = Package(
             name: "HeloGuard",
             dependencies: [
                 "HeloPolicy", "HeloDNS", "HeloState", "HeloStatePostgres", "MilterKit", "MilterTesting",
+                "Locking",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

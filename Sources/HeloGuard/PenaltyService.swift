@@ -2,6 +2,7 @@ import Foundation
 import HeloPolicy
 import HeloState
 import HeloStatePostgres
+import Locking
 import Synchronization
 
 /// The penalty box and the HELO log as the milter runs them: the in-memory ``PenaltyBox`` every
@@ -49,11 +50,11 @@ public final class PenaltyService: PenaltyLookup, Sendable {
     public let refreshInterval: Duration
     private let persistent: Bool
     private let log: any MailLog
-    private let state = Mutex<Phase>(.idle)
+    private let state = Locked<Phase>(.idle)
     private let connections = Atomic<Int>(0)
     /// The entries this host made that a refresh must keep even if the store does not have them
     /// yet (see ``refresh(now:)``). Locked before the box whenever both are.
-    private let unconfirmed = Mutex<[PenaltyKey: PenaltyEntry]>([:])
+    private let unconfirmed = Locked<[PenaltyKey: PenaltyEntry]>([:])
 
     private enum Phase: Sendable {
         case idle
