@@ -35,7 +35,7 @@ public final class Lock: @unchecked Sendable {
 /// `Synchronization.Mutex<Value>` that ThreadSanitizer can see (see ``Lock`` for why). Like
 /// `Mutex`, the value enters as `sending` and leaves only through ``withLock(_:)``, so sharing
 /// the box between threads is safe whatever `Value` is.
-public final class Locked<Value>: @unchecked Sendable {
+public final class Locked<Value: ~Copyable>: @unchecked Sendable {
     private let lock = Lock()
     private var value: Value
 
@@ -44,7 +44,7 @@ public final class Locked<Value>: @unchecked Sendable {
     }
 
     /// Runs `body` on the value with the lock held. Not reentrant.
-    public func withLock<Result, Failure: Error>(
+    public func withLock<Result: ~Copyable, Failure: Error>(
         _ body: (inout sending Value) throws(Failure) -> sending Result
     ) throws(Failure) -> sending Result {
         // Not through `lock.withLock`: a closure's result cannot be passed on as `sending`.
