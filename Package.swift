@@ -128,7 +128,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HeloDNSTests",
-            dependencies: ["HeloDNS", "HeloPolicy"]
+            dependencies: ["HeloDNS", "HeloPolicy", "Locking"]
         ),
         .testTarget(
             name: "HeloGuardCLITests",
