@@ -258,11 +258,11 @@ final class UnboundLogTap: @unchecked Sendable {
 
 // MARK: - Threads
 
-/// The signals the DNS threads block: those the application handles itself (libmilter's signal
-/// thread and heloguard's SignalWatcher `sigwait` for HUP, INT, TERM and USR1) and SIGPIPE (a
-/// write to a closed socket returns EPIPE instead). Never all signals: on a crash the Swift
-/// runtime's backtracer stops every thread with a signal before it prints, and a thread that
-/// blocks that signal leaves the crashed process hanging instead of exiting.
+/// The signals the DNS threads block: those the application handles itself (HUP, INT and TERM
+/// stop the milter, USR1 reloads it: libmilter and heloguard's SignalWatcher take them in
+/// threads of their own) and SIGPIPE (a write to a closed socket returns EPIPE instead). Never
+/// all signals: on a crash the Swift runtime's backtracer pauses every thread with SIGUSR1,
+/// SIGUSR2 or SIGPROF before it writes its report, and leaves out a thread that blocks all three.
 var applicationSignals: sigset_t {
     var set = sigset_t()
     sigemptyset(&set)
