@@ -136,12 +136,16 @@ public final class PenaltyService: PenaltyLookup, Sendable {
     public func penalize(clientAddress: String, reason: String, at now: Date = Date()) -> PenaltyEntry? {
         guard let address = IPAddress(clientAddress) else { return nil }
         let writer = started().running?.writer
+        // Queued under the lock too: a refresh that takes the unconfirmed entries between the
+        // two steps would flush the writer without this entry, load a store without it, and
+        // drop it from the box until the next refresh (the load test under ThreadSanitizer
+        // caught an impersonator missing from the box this way).
         let entry = unconfirmed.withLock { unconfirmed in
             let entry = box.penalize(address, reason: reason, at: now)
             if writer != nil && unconfirmed.count < policy.maxEntries { unconfirmed[entry.key] = entry }
+            writer?.submit(.upsertPenalty(entry))
             return entry
         }
-        writer?.submit(.upsertPenalty(entry))
         HeloGuardMetrics.current?.penalized.increment()
         return entry
     }
