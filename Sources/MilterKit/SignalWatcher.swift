@@ -4,8 +4,9 @@ import Glibc
 
 /// Signals for a libmilter process. libmilter's own thread waits for SIGHUP, SIGTERM and SIGINT
 /// and stops the milter on any of them; SIGUSR1 is ours (reload). All four must be blocked in
-/// every thread, so ``blockSignals()`` runs first thing in `main`, before any thread exists
-/// (threads inherit the mask); otherwise a SIGTERM kills the process outright.
+/// every thread (but the one ``watch(reload:stop:)`` starts for SIGUSR1), so ``blockSignals()``
+/// runs first thing in `main`, before any thread exists (threads inherit the mask); otherwise a
+/// SIGTERM kills the process outright.
 ///
 /// SIGUSR1 is taken by a handler in one thread that unblocks it, not by `sigwait`: on a crash
 /// the Swift runtime's backtracer pauses every thread with the first of SIGUSR1, SIGUSR2 and
@@ -31,9 +32,9 @@ public enum SignalWatcher {
     /// Starts three threads: one takes SIGUSR1 (a reload request), one waits for the stop
     /// signals and calls `stop` with the name, and one runs the reloads, one at a time.
     /// libmilter's own thread waits for the stop signals too and the kernel hands each one to
-    /// one of the two waiters, so both paths must stop the milter. Reload requests that arrive while a reload
-    /// runs are merged into one more reload, so a burst of SIGUSR1 costs at most two reloads
-    /// and never a thread more; a slow reload never keeps a stop signal waiting.
+    /// one of the two waiters, so both paths must stop the milter. Reload requests that arrive
+    /// while a reload runs are merged into one more reload, so a burst of SIGUSR1 costs at most
+    /// two reloads and never a thread more; a slow reload never keeps a stop signal waiting.
     public static func watch(reload: @escaping @Sendable () -> Void, stop: @escaping @Sendable (String) -> Void) throws(StartError) {
         let requests = ReloadRequests()
         let readEnd = try installReloadHandler()

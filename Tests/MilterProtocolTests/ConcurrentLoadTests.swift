@@ -166,7 +166,7 @@ private final class StopFlag: @unchecked Sendable {
     var isSet: Bool { lock.withLock { value } }
 }
 
-/// Which configuration phase the reloader is in (it changes the store every 20 reloads).
+/// Which configuration phase the reloader is in (a new one every ``ConcurrentLoadTests/phaseLength``).
 private final class PhaseCounter: @unchecked Sendable {
     /// The phase while the milter may not have taken the new store yet.
     static let switching = -1
