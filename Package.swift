@@ -81,7 +81,7 @@ let package = Package(
         // The Swift face of libmilter: callbacks, contexts, replies, the runner. Knows nothing of HELO.
         .target(
             name: "MilterKit",
-            dependencies: ["CMilter"]
+            dependencies: ["CMilter", "Locking"]
         ),
         // The application as a library: the per-connection session, logging, reload, the penalty box.
         // MilterTesting (the MTA side of the protocol): the systemd watchdog probes our own socket

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Locking
 
 /// Signals for a libmilter process. libmilter's own thread waits for SIGHUP, SIGTERM and SIGINT
 /// and stops the milter on any of them; SIGUSR1 is ours (reload). All four must be blocked in
@@ -129,42 +130,25 @@ private func reloadSignalHandler(_: Int32) {
 /// Pending reload requests, merged: any number of ``add()`` calls before the reload thread
 /// takes them with ``next()`` count as one.
 final class ReloadRequests: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    // Guarded by `mutex`.
+    private let monitor = Monitor()
+    // Guarded by `monitor`.
     private var pending = false
 
-    init() {
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(condition, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        condition.deallocate()
-        mutex.deallocate()
-    }
-
     func add() {
-        pthread_mutex_lock(mutex)
-        pending = true
-        pthread_cond_signal(condition)
-        pthread_mutex_unlock(mutex)
+        monitor.withLock {
+            pending = true
+            monitor.broadcast()
+        }
     }
 
     /// Waits until a request is pending and takes it (with every request merged into it).
     func next() {
-        pthread_mutex_lock(mutex)
-        while !pending { pthread_cond_wait(condition, mutex) }
-        pending = false
-        pthread_mutex_unlock(mutex)
+        monitor.withLock {
+            while !pending { monitor.wait() }
+            pending = false
+        }
     }
 
     /// True when a request waits (for tests).
-    var isPending: Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return pending
-    }
+    var isPending: Bool { monitor.withLock { pending } }
 }
