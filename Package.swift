@@ -46,20 +46,22 @@ let package = Package(
             name: "HeloPolicy",
             dependencies: ["PostfixSyntax", "CPCRE2", "CICU"]
         ),
+        // Locks ThreadSanitizer can see (pthread mutexes; the standard library's Mutex it cannot).
+        .target(name: "Locking"),
         // libunbound, through a module map of our own (Debian's pkg-config file for it is broken).
         .systemLibrary(name: "CUnbound"),
         // The real resolver behind the rule core's DNS restrictions: one shared libunbound
         // context with a hard deadline per lookup.
         .target(
             name: "HeloDNS",
-            dependencies: ["HeloPolicy", "CUnbound"]
+            dependencies: ["HeloPolicy", "CUnbound", "Locking"]
         ),
         // libsqlite3, for the embedded state store.
         .systemLibrary(name: "CSQLite"),
         // Memory across connections: the penalty box, the HELO log and the stores behind them.
         .target(
             name: "HeloState",
-            dependencies: ["HeloPolicy", "CSQLite"]
+            dependencies: ["HeloPolicy", "CSQLite", "Locking"]
         ),
         // The shared state store on PostgreSQL (postgres-nio). Kept apart so that SwiftNIO stays
         // out of the rule core and out of HeloState.
@@ -68,6 +70,7 @@ let package = Package(
             dependencies: [
                 "HeloState",
                 "HeloPolicy",
+                "Locking",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -82,7 +85,7 @@ let package = Package(
         // The Swift face of libmilter: callbacks, contexts, replies, the runner. Knows nothing of HELO.
         .target(
             name: "MilterKit",
-            dependencies: ["PostfixSyntax", "CMilter"]
+            dependencies: ["PostfixSyntax", "CMilter", "Locking"]
         ),
         // The application as a library: the per-connection session, logging, reload, the penalty box.
         // MilterTesting (the MTA side of the protocol): the systemd watchdog probes our own socket
@@ -91,6 +94,7 @@ let package = Package(
             name: "HeloGuard",
             dependencies: [
                 "HeloPolicy", "HeloDNS", "HeloState", "HeloStatePostgres", "MilterKit", "MilterTesting",
+                "Locking",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -136,7 +140,7 @@ let package = Package(
         .testTarget(
             name: "HeloDNSTests",
             // HeloGuard, HeloState: `heloguard replay` is run against the loopback test DNS here.
-            dependencies: ["HeloDNS", "HeloPolicy", "HeloGuard", "HeloState"]
+            dependencies: ["HeloDNS", "HeloPolicy", "HeloGuard", "HeloState", "Locking"]
         ),
         .testTarget(
             name: "HeloGuardCLITests",

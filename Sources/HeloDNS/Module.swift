@@ -3,5 +3,5 @@
 // Owns: one shared libunbound context (through CUnbound), a hard deadline per lookup, and the
 // decoding of answers into HeloPolicy's DNSAnswer. Implements HeloPolicy's HeloResolver.
 //
-// May import: HeloPolicy, CUnbound, the C library.
+// May import: HeloPolicy, CUnbound, Locking, the C library.
 // Must not import: MilterKit, HeloGuard, HeloState, HeloStatePostgres, SwiftNIO.

@@ -1,9 +1,10 @@
 // Everything in HeloDNS that touches C pointers lives in this file: the libunbound context and
-// its callback, libunbound's log pipe, pthread locks and the event thread's poll loop. The rest
+// its callback, libunbound's log pipe and the event thread's poll loop (with its signal mask). The rest
 // of the module is plain Swift on top of these small types.
 
 internal import CUnbound
 import HeloPolicy
+import Locking
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -95,16 +96,15 @@ final class UnboundContext: @unchecked Sendable {
 
     /// Starts a question. `lookup` must stay alive until its answer came or ``cancel(_:)``
     /// returned true. Returns libunbound's status and the query's id. With `blockingSignals`,
-    /// all signals are blocked in this thread during the call (so that a background thread
-    /// libunbound starts in it inherits that).
+    /// the ``applicationSignals`` are blocked in this thread during the call (so that a
+    /// background thread libunbound starts in it inherits that).
     func resolve(
         _ name: String, type: Int32, for lookup: PendingLookup, blockingSignals: Bool
     ) -> (status: Int32, id: Int32) {
         var saved = sigset_t()
         if blockingSignals {
-            var all = sigset_t()
-            sigfillset(&all)
-            pthread_sigmask(SIG_BLOCK, &all, &saved)
+            var signals = applicationSignals
+            pthread_sigmask(SIG_BLOCK, &signals, &saved)
         }
         defer {
             if blockingSignals { pthread_sigmask(SIG_SETMASK, &saved, nil) }
@@ -256,66 +256,23 @@ final class UnboundLogTap: @unchecked Sendable {
     }
 }
 
-// MARK: - Threads and locks
+// MARK: - Threads
 
-/// A pthread mutex with one condition variable on the monotonic clock. (The standard library
-/// has no condition variable, and waits here need deadlines.)
-final class Monitor: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-
-    init() {
-        pthread_mutex_init(mutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(condition, &attributes)
-        pthread_condattr_destroy(&attributes)
-    }
-
-    deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        condition.deallocate()
-        mutex.deallocate()
-    }
-
-    /// Nanoseconds on the monotonic clock, the clock of every deadline here.
-    static func now() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-    }
-
-    func withLock<Result>(_ body: () throws -> Result) rethrows -> Result {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
-    }
-
-    /// With the lock held: waits for a signal, or until `deadline` (from ``now()``) if given.
-    /// False once the deadline has passed.
-    @discardableResult
-    func wait(until deadline: UInt64? = nil) -> Bool {
-        guard let deadline else {
-            pthread_cond_wait(condition, mutex)
-            return true
-        }
-        if Monitor.now() >= deadline { return false }
-        var time = timespec()
-        time.tv_sec = Int(deadline / 1_000_000_000)
-        time.tv_nsec = Int(deadline % 1_000_000_000)
-        return pthread_cond_timedwait(condition, mutex, &time) != ETIMEDOUT
-    }
-
-    func broadcast() {
-        pthread_cond_broadcast(condition)
-    }
+/// The signals the DNS threads block: those the application handles itself (HUP, INT and TERM
+/// stop the milter, USR1 reloads it: libmilter and heloguard's SignalWatcher take them in
+/// threads of their own) and SIGPIPE (a write to a closed socket returns EPIPE instead). Never
+/// all signals: on a crash the Swift runtime's backtracer pauses every thread with SIGUSR1,
+/// SIGUSR2 or SIGPROF before it writes its report, and leaves out a thread that blocks all three.
+var applicationSignals: sigset_t {
+    var set = sigset_t()
+    sigemptyset(&set)
+    for signal in [SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGPIPE] { sigaddset(&set, signal) }
+    return set
 }
 
 /// The resolver's event thread: waits for libunbound's answers and log lines with `poll` and
-/// hands them on, until it is told to stop. All signals are blocked in it, so that the
-/// application's signal handling never runs here.
+/// hands them on, until it is told to stop. The ``applicationSignals`` are blocked in it, so
+/// that the application's signal handling never runs here.
 final class EventThread: @unchecked Sendable {
     private var thread = pthread_t()
     private let stopRead: Int32
@@ -333,8 +290,7 @@ final class EventThread: @unchecked Sendable {
             answersReady: answersReady, logReady: logReady)
         let argument = Unmanaged.passRetained(loop).toOpaque()
         let status = pthread_create(&thread, nil, { argument in
-            var signals = sigset_t()
-            sigfillset(&signals)
+            var signals = applicationSignals
             pthread_sigmask(SIG_BLOCK, &signals, nil)
             Unmanaged<EventLoop>.fromOpaque(argument!).takeRetainedValue().run()
             return nil

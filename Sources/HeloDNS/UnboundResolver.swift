@@ -1,4 +1,5 @@
 import HeloPolicy
+import Locking
 
 /// The real DNS resolver behind the HELO restrictions: libunbound, forwarding every question to
 /// the configured DNS servers (or those of the system's resolv.conf), with a hard deadline per

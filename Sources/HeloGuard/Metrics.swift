@@ -1,6 +1,7 @@
 import Foundation
 import HeloPolicy
 import Prometheus
+import Locking
 import Synchronization
 
 /// heloguard's Prometheus metrics (`metrics_listen`): one registry for the whole process, so a
@@ -42,9 +43,9 @@ public final class HeloGuardMetrics: SessionObserver, Sendable {
     let accepted, rejected, deferred, discarded, held: Counter
     let dnsDuration: AtomicHistogram
     /// `restriction_decisions_total` per (restriction, verdict, enforced), made at load.
-    private let decisions = Mutex<[DecisionKey: Counter]>([:])
+    private let decisions = Locked<[DecisionKey: Counter]>([:])
     /// What the state gauges read at each scrape (the current configuration's penalty service).
-    private let state = Mutex<(@Sendable () -> StateReading)?>(nil)
+    private let state = Locked<(@Sendable () -> StateReading)?>(nil)
 
     /// What a scrape reads from the running milter.
     public struct StateReading: Sendable {

@@ -2,6 +2,7 @@ import Foundation
 import HeloPolicy
 import HeloState
 import HeloStatePostgres
+import Locking
 import Synchronization
 
 /// The penalty box and the HELO log as the milter runs them: the in-memory ``PenaltyBox`` every
@@ -49,11 +50,11 @@ public final class PenaltyService: PenaltyLookup, Sendable {
     public let refreshInterval: Duration
     private let persistent: Bool
     private let log: any MailLog
-    private let state = Mutex<Phase>(.idle)
+    private let state = Locked<Phase>(.idle)
     private let connections = Atomic<Int>(0)
     /// The entries this host made that a refresh must keep even if the store does not have them
     /// yet (see ``refresh(now:)``). Locked before the box whenever both are.
-    private let unconfirmed = Mutex<[PenaltyKey: PenaltyEntry]>([:])
+    private let unconfirmed = Locked<[PenaltyKey: PenaltyEntry]>([:])
 
     private enum Phase: Sendable {
         case idle
@@ -135,12 +136,16 @@ public final class PenaltyService: PenaltyLookup, Sendable {
     public func penalize(clientAddress: String, reason: String, at now: Date = Date()) -> PenaltyEntry? {
         guard let address = IPAddress(clientAddress) else { return nil }
         let writer = started().running?.writer
+        // Queued under the lock too: a refresh that takes the unconfirmed entries between the
+        // two steps would flush the writer without this entry, load a store without it, and
+        // drop it from the box until the next refresh (the load test under ThreadSanitizer
+        // caught an impersonator missing from the box this way).
         let entry = unconfirmed.withLock { unconfirmed in
             let entry = box.penalize(address, reason: reason, at: now)
             if writer != nil && unconfirmed.count < policy.maxEntries { unconfirmed[entry.key] = entry }
+            writer?.submit(.upsertPenalty(entry))
             return entry
         }
-        writer?.submit(.upsertPenalty(entry))
         HeloGuardMetrics.current?.penalized.increment()
         return entry
     }

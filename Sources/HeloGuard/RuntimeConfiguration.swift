@@ -2,7 +2,7 @@ import HeloDNS
 import HeloPolicy
 import HeloState
 import MilterKit
-import Synchronization
+import Locking
 
 /// One loaded configuration: the parsed parameters, the policy, the resolver its DNS
 /// restrictions ask and the penalty box. Immutable; a reload makes a new one, and each
@@ -77,7 +77,7 @@ public struct ResolverSetup: Sendable {
 /// defer, as with DNS down) and ``problem`` says why.
 public final class SharedResolver: HeloResolver {
     public let settings: DNSSettings
-    private let made = Mutex<(resolver: any HeloResolver, problem: String?)?>(nil)
+    private let made = Locked<(resolver: any HeloResolver, problem: String?)?>(nil)
 
     public init(settings: DNSSettings) {
         self.settings = settings
@@ -125,7 +125,7 @@ struct BrokenResolver: HeloResolver {
 /// `helo_log*` setting changed, in which case the old one is flushed and closed.
 public final class ConfigurationStore: Sendable {
     public let path: String
-    private let state: Mutex<RuntimeConfiguration>
+    private let state: Locked<RuntimeConfiguration>
     private let loader: @Sendable (String) throws(ConfigError) -> LoadedConfiguration
     private let makeResolver: @Sendable (DNSSettings) -> ResolverSetup
     private let makePenalties: @Sendable (StateSettings) -> PenaltyService
@@ -148,7 +148,7 @@ public final class ConfigurationStore: Sendable {
         let loaded = try loader(path)
         let first = RuntimeConfiguration(path: path, loaded: loaded, generation: 1, resolver: makeResolver(loaded.policy.dns),
                                          penalties: makePenalties(loaded.state))
-        state = Mutex(first)
+        state = Locked(first)
     }
 
     public var current: RuntimeConfiguration {

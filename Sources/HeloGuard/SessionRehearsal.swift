@@ -1,6 +1,6 @@
 import HeloPolicy
 import MilterKit
-import Synchronization
+import Locking
 
 /// `heloguard test`'s engine: plays a ``SessionScript`` through the milter's own
 /// ``HeloGuardSession`` — the code every real connection runs — with a ``RecordingContext`` in
@@ -160,7 +160,7 @@ public enum SessionRehearsal {
 
 /// Keeps log lines in memory, in order (`heloguard test`).
 public final class CollectedLog: MailLog {
-    private let storage = Mutex<[String]>([])
+    private let storage = Locked<[String]>([])
 
     public init() {}
 

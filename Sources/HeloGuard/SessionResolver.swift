@@ -1,5 +1,5 @@
 import HeloPolicy
-import Synchronization
+import Locking
 
 /// The DNS answers of one SMTP session, in front of the shared resolver.
 ///
@@ -27,7 +27,7 @@ final class SessionResolver: HeloResolver {
     private let upstream: any HeloResolver
     /// A temporary failure that took at least this long counts as a timeout.
     private let timeoutThreshold: Duration
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(upstream: any HeloResolver, timeoutMilliseconds: Int) {
         self.upstream = upstream

@@ -1,6 +1,6 @@
 import Foundation
 import HeloState
-import Synchronization
+import Locking
 
 /// Stands between the penalty service's threads (the state writer, the refresh thread) and the
 /// real store, and is the one voice that reports the store's health: one warning when the
@@ -25,10 +25,10 @@ final class StoreHealth: StateStore {
     let probeInterval: TimeInterval
     private let log: any MailLog
     private let name: String
-    private let state = Mutex<Health>(.healthy)
+    private let state = Locked<Health>(.healthy)
     /// How many changes the writer has given up so far, for the recovery line (set once the
     /// writer exists).
-    private let droppedChanges = Mutex<(@Sendable () -> Int)?>(nil)
+    private let droppedChanges = Locked<(@Sendable () -> Int)?>(nil)
 
     private enum Health {
         case healthy

@@ -2,7 +2,7 @@ import Foundation
 import HeloState
 import MilterKit
 import MilterTesting
-import Synchronization
+import Locking
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,7 +25,7 @@ public final class SystemdNotifier: Sendable {
     public let watchdogPeriod: Duration?
     private let log: any MailLog
     /// Set by ``stopping()``: the watchdog stops probing a socket that is going away.
-    private let stopped = Mutex(false)
+    private let stopped = Locked(false)
 
     /// A notifier when systemd asked for notifications, else nil.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment,

@@ -1,6 +1,6 @@
 import Foundation
 import HeloPolicy
-import Synchronization
+import Locking
 
 /// The penalty box as the per-connection path sees it: an in-memory table of boxed clients.
 ///
@@ -15,11 +15,11 @@ import Synchronization
 /// a heap ordered by expiry, so every operation is O(1) or O(log n).
 public final class PenaltyBox: Sendable {
     public let policy: PenaltyPolicy
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     public init(policy: PenaltyPolicy = PenaltyPolicy()) {
         self.policy = policy
-        self.state = Mutex(State())
+        self.state = Locked(State())
     }
 
     /// The entry that boxes `address` at `now`, or nil when the client is not boxed (never was,

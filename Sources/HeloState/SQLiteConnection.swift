@@ -29,7 +29,7 @@ enum SQLiteValue: Sendable, Hashable {
 }
 
 /// An open database connection. Not thread-safe by itself: its owner serialises every use (the
-/// store keeps it inside a `Mutex` and touches it only under the lock), which is why it may be
+/// store keeps it inside a `Locked` and touches it only under the lock), which is why it may be
 /// declared Sendable; it is opened with SQLITE_OPEN_NOMUTEX for the same reason.
 final class SQLiteConnection: @unchecked Sendable {
     private var handle: OpaquePointer?

@@ -1,6 +1,6 @@
 import Foundation
 import HeloPolicy
-import Synchronization
+import Locking
 
 /// The embedded state store: one SQLite file, `heloguard.sqlite` in the state directory
 /// (`/var/lib/heloguard` by default), through the system's libsqlite3.
@@ -34,7 +34,7 @@ public final class SQLiteStateStore: StateStore {
 
     /// The database file.
     public let path: String
-    private let connection: Mutex<SQLiteConnection>
+    private let connection: Locked<SQLiteConnection>
 
     /// Opens the store at `path`, creating the file (and its directory) when missing.
     public init(path: String = SQLiteStateStore.defaultPath) throws(SQLiteStoreError) {
@@ -68,7 +68,7 @@ public final class SQLiteStateStore: StateStore {
             db.close()
             throw .failed(path: path, operation: "open", code: 1, message: "\(error)")
         }
-        connection = Mutex(db)
+        connection = Locked(db)
     }
 
     // MARK: StateStore

@@ -4,7 +4,7 @@ import HeloPolicy
 import HeloState
 import Logging
 import PostgresNIO
-import Synchronization
+import Locking
 
 /// The shared state store: one PostgreSQL database for a fleet of MX hosts, through postgres-nio.
 ///
@@ -486,7 +486,7 @@ struct Session {
     static func wait<T: Sendable>(for future: EventLoopFuture<T>, until deadline: ContinuousClock.Instant,
                                   timeout: Duration, what: String) throws -> T {
         let done = DispatchSemaphore(value: 0)
-        let outcome = Mutex<Result<T, any Error>?>(nil)
+        let outcome = Locked<Result<T, any Error>?>(nil)
         future.whenComplete { result in
             outcome.withLock { $0 = result }
             done.signal()

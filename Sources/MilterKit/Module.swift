@@ -4,5 +4,6 @@
 // recording context), milter replies and responses, negotiation, the runner (socket, register,
 // main loop, stop) and signal handling. Knows nothing of HELO policy.
 //
-// May import: CMilter (the only code that includes libmilter's mfapi.h), the C library.
+// May import: CMilter (the only code that includes libmilter's mfapi.h), PostfixSyntax (the
+// reply sanitiser), Locking, the C library.
 // Must not import: HeloPolicy, HeloGuard, HeloState, HeloStatePostgres, HeloDNS.

@@ -1,15 +1,25 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Locking
 
 /// Signals for a libmilter process. libmilter's own thread waits for SIGHUP, SIGTERM and SIGINT
 /// and stops the milter on any of them; SIGUSR1 is ours (reload). All four must be blocked in
-/// every thread, so ``blockSignals()`` runs first thing in `main`, before any thread exists
-/// (threads inherit the mask); otherwise a SIGTERM kills the process outright.
+/// every thread (but the one ``watch(reload:stop:)`` starts for SIGUSR1), so ``blockSignals()``
+/// runs first thing in `main`, before any thread exists (threads inherit the mask); otherwise a
+/// SIGTERM kills the process outright.
+///
+/// SIGUSR1 is taken by a handler in one thread that unblocks it, not by `sigwait`: on a crash
+/// the Swift runtime's backtracer pauses every thread with the first of SIGUSR1, SIGUSR2 and
+/// SIGPROF that the thread does not block, and a thread inside `sigwait` for SIGUSR1 looks as
+/// if it did not block SIGUSR1 but swallows it. The backtracer then waited half a minute for
+/// that thread before the crash report and the exit (and the swallowed signals were reloads).
 public enum SignalWatcher {
     public static func blockSignals() {
+        // Exactly these four: a mask inherited from the parent (a test runner, a shell) may block
+        // crash signals, or the signals the runtime's backtracer pauses threads with.
         var set = watchedSignals
-        pthread_sigmask(SIG_BLOCK, &set, nil)
+        pthread_sigmask(SIG_SETMASK, &set, nil)
         // A client that hangs up must not kill us while we write to it.
         Glibc.signal(SIGPIPE, SIG_IGN)
     }
@@ -20,14 +30,15 @@ public enum SignalWatcher {
         public var description: String { "cannot start the signal threads: \(reason)" }
     }
 
-    /// Starts two threads: one waits for the signals — SIGUSR1 asks for a reload, a stop signal
-    /// calls `stop` with its name — and one runs the reloads, one at a time. libmilter's own
-    /// thread waits for the stop signals too and the kernel hands each one to one of the two
-    /// waiters, so both paths must stop the milter. Reload requests that arrive while a reload
-    /// runs are merged into one more reload, so a burst of SIGUSR1 costs at most two reloads
-    /// and never a thread more; a slow reload never keeps a stop signal waiting.
+    /// Starts three threads: one takes SIGUSR1 (a reload request), one waits for the stop
+    /// signals and calls `stop` with the name, and one runs the reloads, one at a time.
+    /// libmilter's own thread waits for the stop signals too and the kernel hands each one to
+    /// one of the two waiters, so both paths must stop the milter. Reload requests that arrive
+    /// while a reload runs are merged into one more reload, so a burst of SIGUSR1 costs at most
+    /// two reloads and never a thread more; a slow reload never keeps a stop signal waiting.
     public static func watch(reload: @escaping @Sendable () -> Void, stop: @escaping @Sendable (String) -> Void) throws(StartError) {
         let requests = ReloadRequests()
+        let readEnd = try installReloadHandler()
         try startThread {
             while true {
                 requests.next()
@@ -35,12 +46,21 @@ public enum SignalWatcher {
             }
         }
         try startThread {
-            var set = watchedSignals
+            // The only thread with SIGUSR1 unblocked: the handler runs here, in `read`.
+            var usr1 = signalSet([SIGUSR1])
+            pthread_sigmask(SIG_UNBLOCK, &usr1, nil)
+            var buffer = [UInt8](repeating: 0, count: 256)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
+                if count > 0 { requests.add() } else if count == 0 || errno != EINTR { return }
+            }
+        }
+        try startThread {
+            var set = signalSet([SIGHUP, SIGTERM, SIGINT])
             var received: Int32 = 0
             while true {
                 guard sigwait(&set, &received) == 0 else { continue }
                 switch received {
-                case SIGUSR1: requests.add()
                 case SIGTERM: stop("SIGTERM")
                 case SIGINT: stop("SIGINT")
                 default: stop("SIGHUP")
@@ -49,11 +69,30 @@ public enum SignalWatcher {
         }
     }
 
-    private static var watchedSignals: sigset_t {
+    private static var watchedSignals: sigset_t { signalSet([SIGHUP, SIGTERM, SIGINT, SIGUSR1]) }
+
+    private static func signalSet(_ signals: [Int32]) -> sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
-        for signal in [SIGHUP, SIGTERM, SIGINT, SIGUSR1] { sigaddset(&set, signal) }
+        for signal in signals { sigaddset(&set, signal) }
         return set
+    }
+
+    /// Installs SIGUSR1's handler, which writes a byte to a pipe (all a handler may safely do),
+    /// and returns the pipe's read end.
+    private static func installReloadHandler() throws(StartError) -> Int32 {
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { throw StartError(reason: String(cString: strerror(errno))) }
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        // A full pipe already holds a request: the handler must never block.
+        _ = fcntl(ends[1], F_SETFL, fcntl(ends[1], F_GETFL) | O_NONBLOCK)
+        reloadPipe = ends[1]
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = reloadSignalHandler
+        action.sa_flags = SA_RESTART
+        sigemptyset(&action.sa_mask)
+        guard sigaction(SIGUSR1, &action, nil) == 0 else { throw StartError(reason: String(cString: strerror(errno))) }
+        return ends[0]
     }
 
     /// Starts a detached thread running `body`; throws with the reason pthread_create gave.
@@ -77,45 +116,39 @@ public enum SignalWatcher {
     }
 }
 
+/// The write end of SIGUSR1's pipe, set once before the handler is installed.
+nonisolated(unsafe) private var reloadPipe: Int32 = -1
+
+/// SIGUSR1's handler: one byte into the reload pipe.
+private func reloadSignalHandler(_: Int32) {
+    let saved = errno
+    var byte: UInt8 = 1
+    _ = write(reloadPipe, &byte, 1)
+    errno = saved
+}
+
 /// Pending reload requests, merged: any number of ``add()`` calls before the reload thread
 /// takes them with ``next()`` count as one.
 final class ReloadRequests: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    // Guarded by `mutex`.
+    private let monitor = Monitor()
+    // Guarded by `monitor`.
     private var pending = false
 
-    init() {
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(condition, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        condition.deallocate()
-        mutex.deallocate()
-    }
-
     func add() {
-        pthread_mutex_lock(mutex)
-        pending = true
-        pthread_cond_signal(condition)
-        pthread_mutex_unlock(mutex)
+        monitor.withLock {
+            pending = true
+            monitor.broadcast()
+        }
     }
 
     /// Waits until a request is pending and takes it (with every request merged into it).
     func next() {
-        pthread_mutex_lock(mutex)
-        while !pending { pthread_cond_wait(condition, mutex) }
-        pending = false
-        pthread_mutex_unlock(mutex)
+        monitor.withLock {
+            while !pending { monitor.wait() }
+            pending = false
+        }
     }
 
     /// True when a request waits (for tests).
-    var isPending: Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return pending
-    }
+    var isPending: Bool { monitor.withLock { pending } }
 }

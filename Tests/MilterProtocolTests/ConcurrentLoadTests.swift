@@ -29,6 +29,8 @@ struct ConcurrentLoadTests {
     static let outageConfig = config + "state_database = postgresql://heloguard@127.0.0.1:9/heloguard?connect_timeout=1\n"
 
     static let ok = "250 2.1.5 Ok"
+    /// How long each configuration phase lasts.
+    static let phaseLength: Duration = .milliseconds(2500)
 
     /// One kind of session: its HELO and the exact RCPT reply it must get from a fresh client.
     struct Kind: Sendable {
@@ -63,17 +65,30 @@ struct ConcurrentLoadTests {
             let directory = milter.directory.path
             let done = StopFlag()
             let phase = PhaseCounter()
+            let signals = PhaseCounter()
             let reloader = Thread {
-                // SIGUSR1 every 50 ms; the outage configuration for the middle third of the run.
+                // SIGUSR1 every 50 ms; phases of 2.5 s, every third one with the outage
+                // configuration. A store switch takes effect only when the milter has reloaded
+                // (a second or more for the outage store under the sanitizer): for 1.5 s after
+                // it the phase is marked as a switch, and no box is compared across it.
+                let start = ContinuousClock.now
                 var round = 0
+                var last = 0
                 while !done.isSet {
-                    let current = round / 20 % 3
-                    phase.set(round / 20)
-                    let text = (current == 1 ? Self.outageConfig : Self.config) + "state_directory = @DIR@/state\n"
+                    let current = Int((ContinuousClock.now - start) / Self.phaseLength)
+                    let switching = current != last
+                    last = current
+                    phase.set(switching ? PhaseCounter.switching : current)
+                    let text = (current % 3 == 1 ? Self.outageConfig : Self.config) + "state_directory = @DIR@/state\n"
                     try? text.replacingOccurrences(of: "@DIR@", with: directory)
                         .write(toFile: directory + "/heloguard.conf", atomically: true, encoding: .utf8)
                     kill(pid, SIGUSR1)
                     round += 1
+                    signals.set(round)
+                    if switching {
+                        Thread.sleep(forTimeInterval: 1.5)
+                        phase.set(current)
+                    }
                     Thread.sleep(forTimeInterval: 0.05)
                 }
             }
@@ -95,7 +110,12 @@ struct ConcurrentLoadTests {
             // The milter still answers, and reloads were logged.
             let after = try Self.session(client: "192.0.2.99", helo: "mail.example.net", on: spec)
             #expect(after == ["MAIL: 250 2.1.0 Ok", "RCPT <b@example.com>: \(Self.ok)"])
-            #expect(milter.log.contains("reload: "), "no reload was logged; log:\n\(milter.log.suffix(2000))")
+            let reloads = milter.log.components(separatedBy: "reload: ").count - 1
+            #expect(reloads > 0, "no reload was logged; log:\n\(milter.log.suffix(2000))")
+            // For scripts/tsan's summary.
+            let outages = (phase.highest + 2) / 3   // phases 1, 4, 7, ...
+            print("load: \(total) sessions, \(signals.value) SIGUSR1 sent, \(reloads) reloads logged, "
+                  + "\(phase.highest + 1) phases of \(Self.phaseLength) (\(outages) with the store down)")
         }
         #expect(failures.list.isEmpty, "\(failures.list.count) failed sessions, first ones:\n\(failures.list.prefix(10).joined(separator: "\n"))")
     }
@@ -112,7 +132,7 @@ struct ConcurrentLoadTests {
         guard kind.impersonates else { return }
         let again = try session(client: address, helo: "mail.example.net", on: spec)
         // A switch between the two stores brings the other store's box; check only within one phase.
-        guard phase.value == before else { return }
+        guard before != PhaseCounter.switching, phase.value == before else { return }
         let boxed = again.count == 2 && again[1].hasPrefix("RCPT <b@example.com>: 550 5.7.1 <unknown[\(address)]>: Client host rejected: ")
         if !boxed { failures.add("session \(index): impersonator \(address) not in the penalty box: \(again)") }
     }
@@ -146,10 +166,15 @@ private final class StopFlag: @unchecked Sendable {
     var isSet: Bool { lock.withLock { value } }
 }
 
-/// Which configuration phase the reloader is in (it changes the store every 20 reloads).
+/// Which configuration phase the reloader is in (a new one every ``ConcurrentLoadTests/phaseLength``).
 private final class PhaseCounter: @unchecked Sendable {
+    /// The phase while the milter may not have taken the new store yet.
+    static let switching = -1
     private let lock = NSLock()
     private var current = 0
-    func set(_ value: Int) { lock.withLock { current = value } }
+    private var most = 0
+    func set(_ value: Int) { lock.withLock { current = value; most = max(most, value) } }
     var value: Int { lock.withLock { current } }
+    /// The highest value set (the last phase reached).
+    var highest: Int { lock.withLock { most } }
 }

@@ -1,5 +1,6 @@
 import HeloPolicy
 @testable import HeloDNS
+import Locking
 
 /// What a lookup must return: an exact answer, or a failure of a kind whose reason text need
 /// only contain a given phrase.

@@ -1,0 +1,92 @@
+import Foundation
+import Glibc
+import MilterTesting
+import Testing
+
+/// A crash report that covers every thread, and a crashed heloguard that exits. On a crash the
+/// Swift runtime's backtracer (on by default for executables on Linux) stops every other thread
+/// with SIGUSR1, SIGUSR2 or SIGPROF, whichever the thread does not block, before it writes its
+/// report; a thread that blocks all three (as the DNS threads once did, blocking every signal) is
+/// left out with "failed to suspend thread", and the report misses the thread that may matter.
+/// The DNS threads exist only after a first DNS question, so each case asks one first.
+///
+/// A thread inside `sigwait` for SIGUSR1 (the reload signal, once) looks to the backtracer as if
+/// it did not block SIGUSR1, and swallows the signal meant to pause it: the backtracer then
+/// retries for half a minute (16 rounds of 2 s) before it writes anything.
+///
+/// The crash is a signal sent with `kill`. For a signal that was sent rather than caused by a
+/// fault, the runtime's handler returns after the report (with the default action restored), so
+/// the first signal leaves the process running and the second one ends it.
+@Suite("heloguard crash report, DNS threads running", .serialized)
+struct CrashExitTests {
+    /// A DNS restriction whose only DNS server is a closed loopback port: the question starts
+    /// libunbound's threads and times out after a second, and no packet leaves the machine.
+    static let config = """
+        smtpd_helo_restrictions = reject_unknown_helo_hostname
+        dns_servers = 127.0.0.1:9
+        dns_timeout = 1s
+
+        """
+    static let deferred = "RCPT <b@example.com>: 450 4.7.1 <mail.example.test>: Helo command rejected: Host not found"
+    /// How long the crash report may take (symbolicating a debug build on a busy machine takes
+    /// a few seconds); less than the half minute of a backtracer that cannot pause a thread.
+    static let reportDeadline: Duration = .seconds(25)
+    static let exitDeadline: Duration = .seconds(10)
+
+    @Test("the crash report covers every thread, the DNS threads included, and the process then dies of the signal",
+          arguments: [("SIGSEGV", SIGSEGV), ("SIGABRT", SIGABRT)])
+    func crashReportAndExit(name: String, signal: Int32) throws {
+        // No core file: writing one would delay the exit this test waits for.
+        var coreLimit = rlimit()
+        getrlimit(Int32(RLIMIT_CORE.rawValue), &coreLimit)
+        var noCore = rlimit(rlim_cur: 0, rlim_max: coreLimit.rlim_max)
+        setrlimit(Int32(RLIMIT_CORE.rawValue), &noCore)
+        let started = Result { try HeloguardMilter.start(config: Self.config) }
+        setrlimit(Int32(RLIMIT_CORE.rawValue), &coreLimit)
+        let milter = try started.get()
+        defer { milter.cleanUp() }
+        let client = try milter.client()
+        let replies = try HeloguardProtocolTests.session(helos: ["mail.example.test"]).play(on: client)
+        client.quit()
+        #expect(replies.last == Self.deferred)
+
+        // Once the session's thread is idle, the threads of a running milter, the DNS threads
+        // among them. (A thread that is being created when the crash comes cannot be paused,
+        // whoever made it; only the threads that were there before count.)
+        Thread.sleep(forTimeInterval: 0.5)
+        let pid = milter.process.processIdentifier
+        let threads = Set((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [])
+        kill(pid, signal)
+        try #require(Self.wait(Self.reportDeadline) { milter.log.contains("Backtrace took") },
+                     "\(name): no complete crash report within \(Self.reportDeadline); log:\n\(milter.log)")
+        #expect(milter.log.contains("Program crashed"), "\(name): log:\n\(milter.log)")
+        let unpaused = Self.unpausedThreads(in: milter.log).intersection(threads)
+        #expect(unpaused.isEmpty, "\(name): threads \(unpaused.sorted()) were left out of the report; log:\n\(milter.log)")
+        // The resolver's event thread is in the report.
+        #expect(milter.log.contains("EventThread"), "\(name): log:\n\(milter.log)")
+
+        if milter.process.isRunning { kill(pid, signal) }
+        try #require(Self.wait(Self.exitDeadline) { !milter.process.isRunning },
+                     "\(name): still running \(Self.exitDeadline) after the second signal; log:\n\(milter.log)")
+        #expect(milter.process.terminationReason == .uncaughtSignal)
+        #expect(milter.process.terminationStatus == signal)
+    }
+
+    /// The thread ids of the runtime's "failed to suspend thread N" lines.
+    static func unpausedThreads(in log: String) -> Set<String> {
+        let marker = "failed to suspend thread "
+        return Set(log.components(separatedBy: "\n").compactMap { line in
+            line.range(of: marker).map { String(line[$0.upperBound...].prefix { $0.isNumber }) }
+        })
+    }
+
+    /// Polls `done` every 50 ms until it holds or `timeout` has passed.
+    static func wait(_ timeout: Duration, _ done: () -> Bool) -> Bool {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while !done() {
+            guard ContinuousClock.now < deadline else { return false }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return true
+    }
+}
