@@ -230,7 +230,7 @@ struct SQLiteStateStoreTests {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let blocker = temp.file("state")
-        FileManager.default.createFile(atPath: blocker, contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: blocker, contents: Data("x".utf8))
         #expect(throws: SQLiteStoreError.cannotCreateDirectory(path: blocker, reason: "it exists and is not a directory")) {
             try SQLiteStateStore(path: blocker + "/heloguard.sqlite")
         }
