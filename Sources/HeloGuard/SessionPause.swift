@@ -10,6 +10,6 @@ public enum SessionPause {
         guard seconds > 0 else { return }
         var remaining = timespec(tv_sec: seconds, tv_nsec: 0)
         var left = timespec()
-        while nanosleep(&remaining, &left) != 0 { remaining = left }
+        while nanosleep(&remaining, &left) != 0 && errno == EINTR { remaining = left }
     }
 }

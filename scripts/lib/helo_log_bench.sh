@@ -1,8 +1,10 @@
 # Sourced by the HELO log benchmarks (scripts/lib/stats_bench.sh, scripts/lib/replay_bench.sh).
 #
-# bench_binary [BIN]: prints BIN, or builds the release heloguard and prints its path.
+# bench_binary [BIN]: prints BIN (else $HELOGUARD_BENCH_BINARY), or builds the release
+# heloguard and prints its path.
 bench_binary() {
     if [[ -n "${1:-}" ]]; then printf '%s\n' "$1"; return; fi
+    if [[ -n "${HELOGUARD_BENCH_BINARY:-}" ]]; then printf '%s\n' "$HELOGUARD_BENCH_BINARY"; return; fi
     ensure_swift
     section "swift build -c release" >&2
     (cd "$HELOGUARD_ROOT" && swift build -c release </dev/null >&2)
