@@ -326,14 +326,22 @@ def count_packets(tmp, heloguard, noop_socket, repeat=3):
     return lines
 
 
-def metrics_recipients(config):
-    """heloguard_recipients_total{verdict="accept"} from the endpoint `config` names."""
+def metrics_accepted(config):
+    """What the endpoint `config` names counted as accepted: recipients accepted at RCPT plus
+    messages accepted whole at MAIL FROM (whose recipients the milter never sees); with one
+    recipient per message, the messages accepted."""
     address = next(line.split("=", 1)[1].strip() for line in config.read_text().splitlines()
                    if line.startswith("metrics_listen"))
     with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as response:
         text = response.read().decode()
-    match = re.search(r'^heloguard_recipients_total\{verdict="accept"\} (\d+)$', text, re.M)
-    return match.group(1) if match else "no"
+    total = 0
+    for pattern in (r'^heloguard_recipients_total\{verdict="accept"\} (\d+)$',
+                    r'^heloguard_messages_accepted_at_mail_total (\d+)$'):
+        match = re.search(pattern, text, re.M)
+        if match is None:
+            return "no"
+        total += int(match.group(1))
+    return str(total)
 
 
 def main():
@@ -377,6 +385,8 @@ def main():
     logged_before = helo_log_records(database)
 
     pids = {"heloguard": heloguard.pid, "state off": state_off.pid, "no-op": noop.pid, "no milter": None}
+    if metrics_off is not None:
+        pids["metrics off"] = metrics_off.pid
     samples = {name: [] for name in variants}
     sent = dict.fromkeys(variants, 0)
     print(f"    {args.messages} messages per run, {args.sessions} sessions in parallel, "
@@ -458,10 +468,10 @@ def main():
         "%d sessions in parallel, unix sockets" % (args.messages, args.runs, args.sessions),
     ]
     if metrics_off is not None:
-        scraped = metrics_recipients(args.config)
+        scraped = metrics_accepted(args.config)
         lines.insert(3, "milter: metrics (metrics_listen) on %.1f messages/s, off %.1f messages/s; ratio "
                      "on/off %.3f (target >= 0.98), median of per-round ratios %.3f; the endpoint "
-                     "counted %s accepted recipients (%d sent)"
+                     "counted %s accepted messages (%d sent)"
                      % (median["heloguard"], median["metrics off"], median["heloguard"] / median["metrics off"],
                         paired("metrics off"), scraped, sent["heloguard"]))
         if metrics_off.terminate() != 0:
