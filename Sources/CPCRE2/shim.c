@@ -47,7 +47,7 @@ uint32_t CPCRE2_capture_count(const void *code)
 }
 
 int CPCRE2_match(const void *code, const char *subject, size_t length,
-                 size_t *offsets, size_t pairs)
+                 size_t *offsets, size_t pairs, uint32_t match_limit)
 {
     const pcre2_code *compiled = (const pcre2_code *) code;
     // Per-call match data: the compiled pattern is read-only during pcre2_match, the
@@ -55,7 +55,17 @@ int CPCRE2_match(const void *code, const char *subject, size_t length,
     pcre2_match_data *data = pcre2_match_data_create_from_pattern(compiled, NULL);
     if (data == NULL)
         return PCRE2_ERROR_NOMEMORY;
-    int rc = pcre2_match(compiled, (PCRE2_SPTR) subject, (PCRE2_SIZE) length, 0, 0, data, NULL);
+    pcre2_match_context *context = NULL;
+    if (match_limit > 0) {
+        context = pcre2_match_context_create(NULL);
+        if (context == NULL) {
+            pcre2_match_data_free(data);
+            return PCRE2_ERROR_NOMEMORY;
+        }
+        pcre2_set_match_limit(context, match_limit);
+    }
+    int rc = pcre2_match(compiled, (PCRE2_SPTR) subject, (PCRE2_SIZE) length, 0, 0, data, context);
+    pcre2_match_context_free(context);
     if (rc > 0 && offsets != NULL && pairs > 0) {
         PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(data);
         uint32_t available = pcre2_get_ovector_count(data);

@@ -211,7 +211,7 @@ public final class HeloGuardSession: MilterHandler {
         guard connected else { return }
         connected = false
         let penalties = configuration.penalties
-        guard let helo = storedHelo, let client = IPAddress(facts.clientAddress), penalties.sampleConnection() else { return }
+        guard let helo = storedHelo, let client = facts.clientIP, penalties.sampleConnection() else { return }
         let reverseName = facts.clientName != "unknown" ? facts.clientName : facts.reverseClientName
         penalties.record(HeloLogRecord(time: Date(), client: client, helo: helo, verdict: outcome.verdict,
                                        restriction: outcome.restriction, clientName: reverseName))
@@ -236,7 +236,7 @@ public final class HeloGuardSession: MilterHandler {
 
     private func accept(helo name: String) {
         facts.heloArgument = name
-        storedHelo = HeloName.stored(name)
+        storedHelo = facts.storedHeloName
     }
 
     /// A rule-core reply as a milter reply. The rule core only builds valid replies; should one
@@ -245,9 +245,12 @@ public final class HeloGuardSession: MilterHandler {
         (try? MilterReply(line: reply.line)) ?? internalErrorReply
     }
 
+    /// `address` for a name written `[address]`, else nil. Bytes, not Characters: it runs at
+    /// every connection.
     static func bracketed(_ hostname: String) -> String? {
-        guard hostname.hasPrefix("["), hostname.hasSuffix("]"), hostname.count >= 2 else { return nil }
-        return String(hostname.dropFirst().dropLast())
+        let bytes = hostname.utf8
+        guard bytes.count >= 2, bytes.first == UInt8(ascii: "["), bytes.last == UInt8(ascii: "]") else { return nil }
+        return String(hostname[bytes.index(after: bytes.startIndex)..<bytes.index(before: bytes.endIndex)])
     }
 
     static func splitHeader(_ line: String) -> (name: String, value: String) {

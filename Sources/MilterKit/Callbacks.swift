@@ -12,7 +12,9 @@ import Glibc
 /// reply was negotiated away (those callbacks must answer "no reply").
 final class MilterConnection {
     let handler: any MilterHandler
-    var silentEvents: Set<MilterEvent> = []
+    /// The steps the MTA agreed to at negotiation (the no-reply ones decide which callbacks
+    /// answer "no reply").
+    var agreedSteps: MilterSteps = []
 
     init(handler: any MilterHandler) {
         self.handler = handler
@@ -45,7 +47,7 @@ private func connectionCreatingIfNeeded(_ context: OpaquePointer) -> MilterConne
 }
 
 private func status(_ response: MilterResponse, _ event: MilterEvent?, _ connection: MilterConnection, _ context: OpaquePointer) -> Int32 {
-    if let event, connection.silentEvents.contains(event) {
+    if let event, connection.agreedSteps.contains(event.noReplyStep) {
         // The MTA will not read a reply; a refusal here would be a programming error of the handler.
         return Int32(CMilter_NOREPLY)
     }
@@ -87,10 +89,10 @@ func milterNegotiate(_ context: OpaquePointer?, _ actionsOffered: UInt, _ stepsO
     let actions = wish.actions.intersection(offeredActions)
     actionsWanted.pointee = actions.rawValue
     stepsWanted.pointee = steps.rawValue
-    connection.silentEvents = Set(MilterNegotiation.noReplySteps.filter { steps.contains($0.0) }.map(\.1))
+    connection.agreedSteps = steps
     if actions.contains(.setSymbolList) {
-        for (stage, names) in wish.macros where !names.isEmpty {
-            _ = CMilter_setsymlist(context, stage.rawValue, names.joined(separator: " "))
+        for (stage, list) in wish.macroLists {
+            _ = CMilter_setsymlist(context, stage.rawValue, list)
         }
     }
     return Int32(CMilter_CONTINUE)

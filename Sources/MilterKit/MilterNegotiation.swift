@@ -58,24 +58,40 @@ public enum MilterStage: Int32, Sendable, Hashable, CaseIterable {
 public struct MilterNegotiation: Sendable, Hashable {
     public var actions: MilterActions
     public var steps: MilterSteps
-    public var macros: [MilterStage: [String]]
+    public var macros: [MilterStage: [String]] {
+        didSet { macroLists = Self.lists(macros) }
+    }
+    /// ``macros`` as `smfi_setsymlist` takes them, one space-separated list per stage that names
+    /// any, made once here rather than at every connection.
+    public private(set) var macroLists: [MilterStage: String]
 
     public init(actions: MilterActions, steps: MilterSteps, macros: [MilterStage: [String]] = [:]) {
         self.actions = actions
         self.steps = steps
         self.macros = macros
+        self.macroLists = Self.lists(macros)
     }
 
-    /// Steps whose callbacks must answer "no reply" once the MTA agreed to them.
-    static let noReplySteps: [(MilterSteps, MilterEvent)] = [
-        (.noReplyConnect, .connect), (.noReplyHelo, .helo), (.noReplyMail, .mail),
-        (.noReplyRecipient, .recipient), (.noReplyData, .data),
-    ]
+    private static func lists(_ macros: [MilterStage: [String]]) -> [MilterStage: String] {
+        macros.filter { !$0.value.isEmpty }.mapValues { $0.joined(separator: " ") }
+    }
+
 }
 
 /// The callbacks whose reply can be negotiated away.
 enum MilterEvent: Sendable, Hashable {
     case connect, helo, mail, recipient, data
+
+    /// The step that, once the MTA agreed to it, makes this callback answer "no reply".
+    var noReplyStep: MilterSteps {
+        switch self {
+        case .connect: .noReplyConnect
+        case .helo: .noReplyHelo
+        case .mail: .noReplyMail
+        case .recipient: .noReplyRecipient
+        case .data: .noReplyData
+        }
+    }
 }
 
 extension MilterNegotiation {

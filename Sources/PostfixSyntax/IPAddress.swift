@@ -22,19 +22,31 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
     /// Parses a bare address (no brackets, no `IPv6:` prefix, no zone). An address with `:` is
     /// read as IPv6, anything else as IPv4, exactly as `inet_pton` accepts it.
     public init?(_ text: String) {
-        if text.contains(":") {
+        // Bytes and withCString: this runs for every client, several times per connection.
+        if text.utf8.contains(UInt8(ascii: ":")) {
             var storage = in6_addr()
-            guard inet_pton(AF_INET6, text, &storage) == 1 else { return nil }
+            guard text.withCString({ inet_pton(AF_INET6, $0, &storage) }) == 1 else { return nil }
             self.bytes = withUnsafeBytes(of: &storage) { Array($0) }
         } else {
             var storage = in_addr()
-            guard inet_pton(AF_INET, text, &storage) == 1 else { return nil }
+            guard text.withCString({ inet_pton(AF_INET, $0, &storage) }) == 1 else { return nil }
             self.bytes = withUnsafeBytes(of: &storage) { Array($0) }
         }
     }
 
     /// The canonical text form (`192.0.2.1`, `2001:db8::1`).
     public var description: String {
+        if bytes.count == 4 {
+            // inet_ntop's IPv4 form (`%u.%u.%u.%u`) without its sprintf: this is on the path of
+            // every mynetworks check.
+            var text = ""
+            text.reserveCapacity(15)
+            for (index, byte) in bytes.enumerated() {
+                if index > 0 { text.append(".") }
+                text.append(String(byte))
+            }
+            return text
+        }
         var buffer = [CChar](repeating: 0, count: 64)
         var copy = bytes
         let family = self.family == .v4 ? AF_INET : AF_INET6

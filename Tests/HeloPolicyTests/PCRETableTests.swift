@@ -156,4 +156,22 @@ struct PCRETableTests {
         #expect(results.count == 64)
         #expect(results.allSatisfy { $0 })
     }
+
+    /// A pattern that backtracks exponentially against a key it cannot match: under a low
+    /// match limit the match fails and its rule does not apply (the next one does, as in
+    /// Postfix, whose dict_pcre treats a matching error as "no decision"); with PCRE2's own
+    /// limit (nil, as Postfix) the search ends in "no match", so the negated rule holds.
+    @Test(arguments: [(limit: UInt32?(1_000), expected: TableLookup.found(value: "DUNNO fallback", line: 2)),
+                      (limit: UInt32?.none, expected: TableLookup.found(value: "REJECT never nested", line: 1))])
+    func matchLimitFailsOnlyTheRuleThatRunsIntoIt(limit: UInt32?, expected: TableLookup) throws {
+        var diagnostics: [ConfigDiagnostic] = []
+        let table = try PCRETable.load(spec: Self.spec, path: "/etc/postfix/helo.pcre",
+                                       text: "!/^(a+)+$/ REJECT never nested\n/^a/ DUNNO fallback\n",
+                                       diagnostics: &diagnostics, matchLimit: limit)
+        #expect(diagnostics.isEmpty)
+        // 16 a's and a b: `(a+)+` tries every way to split the a's before it gives up.
+        #expect(table.lookup(String(repeating: "a", count: 16) + "b") == expected)
+        // A key the pattern matches at once is unaffected by a low limit: the negated rule fails.
+        #expect(table.lookup("aaaa") == .found(value: "DUNNO fallback", line: 2))
+    }
 }

@@ -52,8 +52,11 @@ uint32_t CPCRE2_capture_count(const void *code);
 /// each group are copied into `offsets` (2 * pairs entries); groups that did not take part
 /// hold CPCRE2_UNSET_OFFSET. Returns PCRE2's result: > 0 matched, CPCRE2_RESULT_NOMATCH, or
 /// another negative PCRE2 error code (CPCRE2_RESULT_NOMEMORY when match data was unavailable).
+/// `match_limit` 0 keeps PCRE2's own limits, as Postfix does; any other value bounds the
+/// backtracking steps of this call (the fuzz harness uses it so that a pathological pattern
+/// costs milliseconds, not seconds).
 int CPCRE2_match(const void *code, const char *subject, size_t length,
-                 size_t *offsets, size_t pairs);
+                 size_t *offsets, size_t pairs, uint32_t match_limit);
 
 /// Releases a pattern returned by CPCRE2_compile (NULL is ignored).
 void CPCRE2_free(void *code);

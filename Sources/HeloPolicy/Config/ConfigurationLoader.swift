@@ -308,8 +308,8 @@ public enum ConfigurationLoader {
 }
 
 extension NetworkList: ClientNetworkMatching {
-    public func matchesClient(name: String, address: String) -> TableLookup {
-        guard let parsed = IPAddress(address) else { return .notFound }
+    public func matchesClient(name: String, address: IPAddress?) -> TableLookup {
+        guard let parsed = address else { return .notFound }
         switch matches(clientName: name, clientAddress: parsed) {
         case .matched: return .found(value: "mynetworks", line: nil)
         case .notMatched: return .notFound

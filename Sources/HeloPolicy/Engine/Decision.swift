@@ -76,20 +76,53 @@ public struct MessageActions: Sendable, Hashable {
 }
 
 /// One step of the evaluation, for `heloguard test --explain`.
+///
+/// A step made during evaluation keeps the ``Restriction`` itself and spells it only when
+/// somebody reads ``restriction``: the milter records a step for every restriction it runs but
+/// never reads the trace, so it should not pay for the text. Equality and hashing go by the text.
 public struct TraceStep: Sendable, Hashable, CustomStringConvertible {
     /// Nesting depth: 0 for the top list, 1 inside a class or table result, ...
     public let depth: Int
-    public let restriction: String
     public let outcome: String
+    private let label: Label
+
+    private enum Label: Sendable {
+        case text(String)
+        case restriction(Restriction)
+    }
 
     public init(depth: Int, restriction: String, outcome: String) {
         self.depth = depth
-        self.restriction = restriction
+        self.label = .text(restriction)
         self.outcome = outcome
+    }
+
+    init(depth: Int, restriction: Restriction, outcome: String) {
+        self.depth = depth
+        self.label = .restriction(restriction)
+        self.outcome = outcome
+    }
+
+    /// The restriction (or the note) as written in the configuration.
+    public var restriction: String {
+        switch label {
+        case .text(let text): return text
+        case .restriction(let restriction): return restriction.description
+        }
     }
 
     public var description: String {
         String(repeating: "  ", count: depth) + "\(restriction): \(outcome)"
+    }
+
+    public static func == (left: TraceStep, right: TraceStep) -> Bool {
+        left.depth == right.depth && left.outcome == right.outcome && left.restriction == right.restriction
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(depth)
+        hasher.combine(restriction)
+        hasher.combine(outcome)
     }
 }
 

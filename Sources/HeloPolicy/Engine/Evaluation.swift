@@ -70,8 +70,11 @@ final class Evaluation {
     /// Set when a restriction that reads the recipient or acts once per recipient was reached
     /// (`check_recipient_access`, `sleep`): the verdict then cannot stand for every recipient.
     var readsRecipient = false
-    /// The restriction being evaluated at the top level, for reports.
-    var currentTopRestriction: String?
+    /// The restriction being evaluated at the top level, for reports (spelt only when a
+    /// report needs it: see ``currentTopRestriction``).
+    var currentTop: Restriction?
+    /// ``currentTop`` as written in the configuration.
+    var currentTopRestriction: String? { currentTop?.description }
     var decidingRestriction: String?
     /// Set by `penalize_client`: the next permanent refusal boxes the client.
     var penalizeNext = false
@@ -89,6 +92,8 @@ final class Evaluation {
         self.facts = facts
         self.heloName = heloName
         self.recipient = recipient
+        // One step per restriction of the list is the usual count: grow the trace once.
+        trace.reserveCapacity(config.heloRestrictions.count + 2)
     }
 
     var warnIfReject: Bool { warnIfRejectLevel != 0 }
@@ -191,7 +196,7 @@ final class Evaluation {
                 record(restriction, "prefix: the next restriction only warns")
                 continue
             }
-            if recursion == 1 { currentTopRestriction = restriction.description }
+            if recursion == 1 { currentTop = restriction }
             let next = index + 1 < list.count ? list[index + 1] : nil
             status = try evaluate(restriction, next: next, replyName: replyName, replyClass: replyClass)
             if warnIfRejectLevel >= recursion { warnIfRejectLevel = 0 }
@@ -206,7 +211,7 @@ final class Evaluation {
     }
 
     func record(_ restriction: Restriction, _ outcome: String) {
-        trace.append(TraceStep(depth: max(0, recursion - 1), restriction: restriction.description, outcome: outcome))
+        trace.append(TraceStep(depth: max(0, recursion - 1), restriction: restriction, outcome: outcome))
     }
 
     func recordNote(_ what: String, _ outcome: String) {

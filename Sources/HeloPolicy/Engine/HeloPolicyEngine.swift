@@ -94,11 +94,11 @@ public struct HeloPolicyEngine: Sendable {
             if let heloDeferral { return RecipientDecision(verdict: .refusal(heloDeferral), decidingRestriction: "defer_if_permit (at HELO)") }
             return RecipientDecision(verdict: .accept)
         }
-        guard let argument = facts.heloArgument else {
+        guard let stored = facts.storedHeloName else {
             return RecipientDecision(verdict: .accept, trace: [TraceStep(depth: 0, restriction: "(no HELO)", outcome: "no HELO restrictions apply")])
         }
         let evaluation = Evaluation(config: config, resolver: resolver, penalties: penalties, facts: facts,
-                                    heloName: HeloName.stored(argument), recipient: address)
+                                    heloName: stored, recipient: address)
         evaluation.answersRecipients = true
         evaluation.isLookAhead = address == nil
         let decision = run(evaluation)
@@ -136,9 +136,9 @@ public struct HeloPolicyEngine: Sendable {
     /// Runs the list as for a recipient not yet known and throws the verdict away; its `sleep`s
     /// ask for no pause. Questions that depend on the sender or recipient are asked when needed.
     public func prefetch(facts: SessionFacts) {
-        guard config.delayReject, let argument = facts.heloArgument else { return }
+        guard config.delayReject, let stored = facts.storedHeloName else { return }
         let evaluation = Evaluation(config: config, resolver: resolver, penalties: penalties, facts: facts,
-                                    heloName: HeloName.stored(argument), recipient: nil)
+                                    heloName: stored, recipient: nil)
         evaluation.isLookAhead = true
         _ = run(evaluation)
     }
@@ -186,19 +186,42 @@ public struct HeloStageResult: Sendable, Hashable {
 /// (`@a,@b:`) and quotes around the local part removed.
 public enum RecipientAddress {
     public static func bare(_ argument: String) -> String {
-        var text = Substring(argument.trimmingCharacters(in: " \t"))
-        if text.hasPrefix("<") && text.hasSuffix(">") && text.count >= 2 { text = text.dropFirst().dropLast() }
-        if text.hasPrefix("@"), let colon = text.firstIndex(of: ":") { text = text[text.index(after: colon)...] }
-        var result = ""
+        // Every byte this looks at is ASCII, so cutting there never splits a character; it
+        // runs on every MAIL and RCPT, hence bytes rather than Characters.
+        let bytes = argument.utf8
+        var start = bytes.startIndex, end = bytes.endIndex
+        while start < end, bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t") {
+            bytes.formIndex(after: &start)
+        }
+        while start < end {
+            let last = bytes.index(before: end)
+            guard bytes[last] == UInt8(ascii: " ") || bytes[last] == UInt8(ascii: "\t") else { break }
+            end = last
+        }
+        if bytes.distance(from: start, to: end) >= 2, bytes[start] == UInt8(ascii: "<"),
+           bytes[bytes.index(before: end)] == UInt8(ascii: ">") {
+            bytes.formIndex(after: &start)
+            bytes.formIndex(before: &end)
+        }
+        if start < end, bytes[start] == UInt8(ascii: "@"),
+           let colon = bytes[start..<end].firstIndex(of: UInt8(ascii: ":")) {
+            start = bytes.index(after: colon)
+        }
+        let text = bytes[start..<end]
+        guard text.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            return String(argument[start..<end])
+        }
+        var result: [UInt8] = []
+        result.reserveCapacity(text.count)
         var quoted = false
         var escaped = false
-        for character in text {
-            if escaped { result.append(character); escaped = false; continue }
-            if character == "\\" && quoted { escaped = true; continue }
-            if character == "\"" { quoted.toggle(); continue }
-            result.append(character)
+        for byte in text {
+            if escaped { result.append(byte); escaped = false; continue }
+            if byte == UInt8(ascii: "\\") && quoted { escaped = true; continue }
+            if byte == UInt8(ascii: "\"") { quoted.toggle(); continue }
+            result.append(byte)
         }
-        return result
+        return String(decoding: result, as: UTF8.self)
     }
 }
 

@@ -78,12 +78,17 @@ public struct RBLReplySettings: Sendable {
 
 /// Decides whether a client belongs to `mynetworks`.
 public protocol ClientNetworkMatching: Sendable {
-    func matchesClient(name: String, address: String) -> TableLookup
+    /// `address`: the client's, parsed (nil: not an IP address, which no list matches).
+    func matchesClient(name: String, address: IPAddress?) -> TableLookup
 }
 
 /// An immutable snapshot of everything the rule core needs, built once from the configuration
 /// file (every property is a `let`); a reload builds a new one and swaps it in whole.
-public struct PolicyConfig: Sendable {
+///
+/// A class, not a struct: nothing in it ever changes, and every session's engine and every
+/// evaluation holds it, so sharing one reference costs one retain where a copy of some twenty
+/// fields cost twenty.
+public final class PolicyConfig: Sendable {
     public let heloRestrictions: [Restriction]
     /// `smtpd_restriction_classes`: class name → its parsed list.
     public let restrictionClasses: [String: [Restriction]]

@@ -1,13 +1,25 @@
+import PostfixSyntax
+
 /// What the SMTP session has told us by the time a recipient is checked: the client, the HELO
 /// argument (as the MTA passes it to a milter), the sender and the SASL login.
 public struct SessionFacts: Sendable, Hashable {
     /// The client's IP address as text (`192.0.2.1`, `2001:db8::1`).
-    public var clientAddress: String
+    public var clientAddress: String {
+        didSet { clientIP = IPAddress(clientAddress) }
+    }
+    /// ``clientAddress`` parsed, once per change rather than at every restriction that needs
+    /// it; nil when it is not an IP address.
+    public private(set) var clientIP: IPAddress?
     /// The client's verified host name, or `unknown` as Postfix says when there is none.
     public var clientName: String
     /// The HELO/EHLO argument after Postfix's tokenising (runs of spaces collapsed), not yet
     /// sanitised; nil when the client sent no (accepted) HELO.
-    public var heloArgument: String?
+    public var heloArgument: String? {
+        didSet { storedHeloName = heloArgument.map(HeloName.stored) }
+    }
+    /// ``heloArgument`` as Postfix stores, logs and (with `smtpd_delay_reject = yes`) checks
+    /// it (``HeloName/stored(_:)``), made once per HELO rather than at every evaluation.
+    public private(set) var storedHeloName: String?
     /// The envelope sender without angle brackets; "" for the null sender; nil before MAIL.
     public var sender: String?
     /// True when MAIL FROM carried `SMTPUTF8`.
@@ -36,8 +48,10 @@ public struct SessionFacts: Sendable, Hashable {
         clientPort: String? = nil, reverseClientName: String? = nil
     ) {
         self.clientAddress = clientAddress
+        self.clientIP = IPAddress(clientAddress)
         self.clientName = clientName
         self.heloArgument = heloArgument
+        self.storedHeloName = heloArgument.map(HeloName.stored)
         self.sender = sender
         self.smtputf8 = smtputf8
         self.saslMethod = saslMethod

@@ -36,6 +36,8 @@ public enum HeloName {
     /// Bytes Postfix replaces with `?` in a stored HELO name (`NEUTER_CHARACTERS` in smtpd.c):
     /// space `<` `>` `(` `)` `\` `"` `;` `@`.
     public static let neuteredBytes: Set<UInt8> = Set(" <>()\\\";@".utf8)
+    /// ``neuteredBytes`` as a table indexed by byte, for the per-HELO loop.
+    private static let isNeutered: [Bool] = (0...255).map { neuteredBytes.contains(UInt8($0)) }
 
     /// The HELO name as Postfix stores, logs and (with `smtpd_delay_reject = yes`) checks it:
     /// control bytes, DEL and malformed UTF-8 become `?` (Postfix `printable()`), then each of
@@ -48,7 +50,7 @@ public enum HeloName {
     public static func stored(bytes argument: [UInt8]) -> String {
         let question = UInt8(ascii: "?")
         var name = Printable.sanitized(argument, for: .postfix(replacement: question))
-        for index in name.indices where neuteredBytes.contains(name[index]) {
+        for index in name.indices where isNeutered[Int(name[index])] {
             name[index] = question
         }
         return String(decoding: name, as: UTF8.self)

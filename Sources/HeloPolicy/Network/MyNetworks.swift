@@ -195,14 +195,17 @@ public struct NetworkList: Sendable {
     /// `unknown`), `clientAddress` its address.
     public func matches(clientName: String?, clientAddress: IPAddress) -> NetworkMatch {
         let name = (clientName ?? "unknown").lowercased()
-        let address = (clientAddress.unmappedIPv4 ?? clientAddress).description.lowercased()
+        let client = clientAddress.unmappedIPv4 ?? clientAddress
+        // inet_ntop's text is lower case already.
+        let address = client.description
         for element in elements {
-            for probe in [matchName(name, element.pattern), matchAddress(address, element.pattern)] {
-                switch probe {
-                case .matched: return element.negated ? .notMatched : .matched
-                case .failed(let reason): return .failed(reason: "\(parameterName): \(reason)")
-                case .notMatched: continue
-                }
+            // The name first, then the address, as match_list() tries each pattern.
+            var result = matchName(name, element.pattern)
+            if case .notMatched = result { result = matchAddress(address, client, element.pattern) }
+            switch result {
+            case .matched: return element.negated ? .notMatched : .matched
+            case .failed(let reason): return .failed(reason: "\(parameterName): \(reason)")
+            case .notMatched: continue
             }
         }
         return .notMatched
@@ -231,17 +234,18 @@ public struct NetworkList: Sendable {
             return .notMatched
         case .text(let pattern, _):
             if name == pattern { return .matched }
-            let nameBytes = Array(name.utf8), patternBytes = Array(pattern.utf8)
-            guard nameBytes.count > patternBytes.count, name.hasSuffix(pattern) else { return .notMatched }
+            let nameLength = name.utf8.count, patternLength = pattern.utf8.count
+            guard nameLength > patternLength, name.hasSuffix(pattern) else { return .notMatched }
             if parentMatchesSubdomains {
-                return nameBytes[nameBytes.count - patternBytes.count - 1] == UInt8(ascii: ".") ? .matched : .notMatched
+                let before = name.utf8[name.utf8.index(name.utf8.startIndex, offsetBy: nameLength - patternLength - 1)]
+                return before == UInt8(ascii: ".") ? .matched : .notMatched
             }
             return pattern.hasPrefix(".") ? .matched : .notMatched
         }
     }
 
-    /// `match_hostaddr()`.
-    private func matchAddress(_ address: String, _ pattern: Pattern) -> NetworkMatch {
+    /// `match_hostaddr()`: `address` is `client` as text.
+    private func matchAddress(_ address: String, _ client: IPAddress, _ pattern: Pattern) -> NetworkMatch {
         switch pattern {
         case .broken(let reason):
             return .failed(reason: reason)
@@ -257,7 +261,6 @@ public struct NetworkList: Sendable {
             switch cidr {
             case .invalid(let reason): return .failed(reason: reason)
             case .network(let network):
-                guard let client = IPAddress(address) else { return .notMatched }
                 return network.contains(client) ? .matched : .notMatched
             }
         }

@@ -17,14 +17,19 @@ public struct PCRETable: AccessTable {
     /// Parses and compiles the rule file `text` read from `path`; every finding (with
     /// `path:line`) is appended to `diagnostics`. Throws only when PCRE2 itself cannot work
     /// (no memory for match data), where Postfix gives up with a fatal error.
+    ///
+    /// `matchLimit`: nil keeps PCRE2's limit on backtracking steps (10,000,000 by default), as
+    /// Postfix does; the fuzz harness sets a lower one. A match that runs into the limit fails,
+    /// and its rule does not apply, as in Postfix.
     public static func load(
-        spec: String, path: String, text: String, diagnostics: inout [ConfigDiagnostic]
+        spec: String, path: String, text: String, diagnostics: inout [ConfigDiagnostic],
+        matchLimit: UInt32? = nil
     ) throws(ConfigError) -> PCRETable {
         var outOfMemory = false
         let rules = PatternRuleSet<PCREPattern>.load(
             text: text, file: path, dialect: .pcre, diagnostics: &diagnostics,
             compile: { source in
-                let result = PCREPattern.compile(source)
+                let result = PCREPattern.compile(source, matchLimit: matchLimit ?? 0)
                 if case .failure(let failure) = result, failure.message == PCREPattern.outOfMemory {
                     outOfMemory = true
                 }
@@ -54,12 +59,15 @@ public struct PCRETable: AccessTable {
 final class PCREPattern: PatternMatcher, @unchecked Sendable {
     private let code: UnsafeMutableRawPointer
     let groupCount: Int
+    /// Backtracking steps allowed per match; 0: PCRE2's default.
+    private let matchLimit: UInt32
 
     static let outOfMemory = "out of memory in pcre2_match_data_create_from_pattern()"
 
-    private init(code: UnsafeMutableRawPointer) {
+    private init(code: UnsafeMutableRawPointer, matchLimit: UInt32) {
         self.code = code
         self.groupCount = Int(CPCRE2_capture_count(code))
+        self.matchLimit = matchLimit
     }
 
     deinit {
@@ -89,7 +97,7 @@ final class PCREPattern: PatternMatcher, @unchecked Sendable {
 
     /// Compiles a pattern; a refusal carries Postfix's text
     /// `error in regex at offset N: <PCRE2 message>`.
-    static func compile(_ source: PatternSource) -> Result<PCREPattern, PatternCompileFailure> {
+    static func compile(_ source: PatternSource, matchLimit: UInt32 = 0) -> Result<PCREPattern, PatternCompileFailure> {
         var errorCode: Int32 = 0
         var errorOffset = 0
         // NUL-terminated so that even an empty pattern has an address; the length excludes it.
@@ -102,10 +110,10 @@ final class PCREPattern: PatternMatcher, @unchecked Sendable {
             return .failure(PatternCompileFailure(
                 message: "error in regex at offset \(errorOffset): \(errorMessage(errorCode))"))
         }
-        let pattern = PCREPattern(code: compiled)
+        let pattern = PCREPattern(code: compiled, matchLimit: matchLimit)
         // Postfix creates the match data right after compiling and dies if it cannot; do the
         // same probe so that a table never loads half-working.
-        if CPCRE2_match(compiled, "", 0, nil, 0) == CPCRE2_RESULT_NOMEMORY {
+        if CPCRE2_match(compiled, "", 0, nil, 0, 0) == CPCRE2_RESULT_NOMEMORY {
             return .failure(PatternCompileFailure(message: outOfMemory))
         }
         return .success(pattern)
@@ -116,7 +124,7 @@ final class PCREPattern: PatternMatcher, @unchecked Sendable {
         var offsets = [Int](repeating: 0, count: max(2 * pairs, 2))
         let chars = subject.map { CChar(bitPattern: $0) } + [0]
         let result = chars.withUnsafeBufferPointer { buffer in
-            CPCRE2_match(code, buffer.baseAddress, buffer.count - 1, &offsets, pairs)
+            CPCRE2_match(code, buffer.baseAddress, buffer.count - 1, &offsets, pairs, matchLimit)
         }
         if result == CPCRE2_RESULT_NOMATCH { return .noMatch }
         guard result > 0 else { return .failed(Self.errorMessage(result)) }
