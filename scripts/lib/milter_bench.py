@@ -15,10 +15,12 @@ same configuration except smtpd_milters:
                  (helo_log = no, no reject_penalized_client, no penalisation)
     no-op        noop-milter (scripts/lib/noop-milter.c) on a unix socket: every callback
                  answers "continue", so this is the cost of the milter protocol alone
+    floor        (with --floor) `noop-milter --floor`: heloguard's negotiation and its
+                 acceptance at MAIL FROM, no work: heloguard minus this is heloguard's own work
     no milter    smtpd_milters empty
 
 Postfix's smtp-source sends N messages to each, one message per connection, S connections
-at a time, and the wall time gives messages/s. The four are measured in turn, R rounds
+at a time, and the wall time gives messages/s. The variants are measured in turn, R rounds
 (after one warm-up round that does not count; each round starts with the next variant),
 and the median of each counts. Each measurement starts with an empty queue (every message
 is delivered to discard:). smtp-source stops at the first reply it does not expect, so
@@ -76,6 +78,8 @@ def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--heloguard", required=True, type=Path)
     parser.add_argument("--noop-milter", required=True, type=Path)
+    parser.add_argument("--floor", action="store_true",
+                        help="also measure `noop-milter --floor`: heloguard's negotiation, no work")
     parser.add_argument("--config", required=True, type=Path,
                         help="heloguard's configuration, HELO log and penalty box on")
     parser.add_argument("--config-state-off", required=True, type=Path,
@@ -370,10 +374,19 @@ def main():
     # Postfix's smtpd runs as the `postfix` user (harness.Heloguard does the same for heloguard).
     noop_socket.chmod(0o666)
 
+    floor = None
+    if args.floor:
+        floor_socket = tmp.path / "floor.sock"
+        floor = h.Daemon([args.noop_milter, "--floor", f"unix:{floor_socket}"], tmp.path / "floor.log").start()
+        h.wait_until(lambda: h.is_socket(floor_socket), 10, what="noop-milter --floor's socket")
+        floor_socket.chmod(0o666)
+
     variants = {"heloguard": heloguard.milter_spec, "state off": state_off.milter_spec,
                 "no-op": f"unix:{noop_socket}", "no milter": ""}
     if metrics_off is not None:
         variants["metrics off"] = metrics_off.milter_spec
+    if floor is not None:
+        variants["floor"] = f"unix:{floor_socket}"
     instances = {}
     for name, milters in variants.items():
         postfix = h.PrivatePostfix(tmp.path / re.sub(r"\W", "-", name))
@@ -387,6 +400,8 @@ def main():
     pids = {"heloguard": heloguard.pid, "state off": state_off.pid, "no-op": noop.pid, "no milter": None}
     if metrics_off is not None:
         pids["metrics off"] = metrics_off.pid
+    if floor is not None:
+        pids["floor"] = floor.pid
     samples = {name: [] for name in variants}
     sent = dict.fromkeys(variants, 0)
     print(f"    {args.messages} messages per run, {args.sessions} sessions in parallel, "
@@ -414,7 +429,7 @@ def main():
         delivered = len(re.findall(r" status=sent ", postfix.maillog()))
         if delivered != sent[name]:
             raise h.HarnessError(f"{name}: {sent[name]} messages sent, {delivered} delivered")
-    if not heloguard.alive() or not state_off.alive() or not noop.alive():
+    if not heloguard.alive() or not state_off.alive() or not noop.alive() or (floor is not None and not floor.alive()):
         raise h.HarnessError("a milter died during the benchmark")
     # The HELO log is written off the mail path: give the writer a moment to catch up.
     h.wait_until(lambda: helo_log_records(database) - logged_before >= sent["heloguard"], 30,
@@ -476,6 +491,13 @@ def main():
                         paired("metrics off"), scraped, sent["heloguard"]))
         if metrics_off.terminate() != 0:
             raise h.HarnessError(f"heloguard (metrics off) did not exit 0:\n{metrics_off.log()}")
+    if floor is not None:
+        lines.insert(4, "milter: floor (noop-milter --floor: heloguard's negotiation, no work): "
+                     "milter process %.0f us per session, %.2f of the no-op milter's; heloguard's own work "
+                     "(heloguard minus floor) %.0f us, with the state off %.0f us"
+                     % (cpu("floor", "milter"), cpu("floor", "milter") / cpu("no-op", "milter"),
+                        cpu("heloguard", "milter") - cpu("floor", "milter"),
+                        cpu("state off", "milter") - cpu("floor", "milter")))
     lines += packets
     if args.summary:
         args.summary.write_text("\n".join(lines) + "\n")
@@ -485,6 +507,8 @@ def main():
     status = heloguard.terminate()
     off_status = state_off.terminate()
     noop.terminate()
+    if floor is not None:
+        floor.terminate()
     if status != 0:
         raise h.HarnessError(f"heloguard exited with {status} on SIGTERM:\n{heloguard.log()}")
     if off_status != 0:
