@@ -1,4 +1,5 @@
 internal import CMilter
+import Locking
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,13 +57,22 @@ public final class MilterRunner {
         }
     }
 
-    /// Serves connections; returns when the milter was stopped. Throws when libmilter failed.
+    /// Serves connections; returns when the milter was stopped. Throws when libmilter failed,
+    /// unless a stop had been asked for: ``stop()`` closes the listening socket under
+    /// libmilter's listener, which then may end with a failure of its own making (seen once,
+    /// with SIGTERM a fraction of a second after the start). A stop asked for is a clean stop.
     public func run() throws(MilterRunnerError) {
-        guard CMilter_main() == 0 else { throw .library("smfi_main failed") }
+        guard CMilter_main() == 0 || Self.stopRequested.withLock({ $0 }) else {
+            throw .library("smfi_main failed")
+        }
     }
+
+    /// Set by ``stop()``: the end of the main loop was asked for.
+    private static let stopRequested = Locked(false)
 
     /// Asks the main loop to end (safe from any thread).
     public static func stop() {
+        stopRequested.withLock { $0 = true }
         _ = CMilter_stop()
     }
 
