@@ -34,7 +34,7 @@ public final class HeloGuardSession: MilterHandler {
     private var connected = false
     private var facts = SessionFacts()
     /// The accepted HELO name as Postfix stores and logs it (sanitised), made once per HELO.
-    private var storedHelo: String?
+    private var storedHelo: String? { facts.storedHeloName }
     /// With `smtpd_delay_reject = no`: a `defer_if_permit` raised at HELO, applied to every recipient.
     private var heloDeferral: SMTPReply?
     private var transaction = Transaction()
@@ -236,7 +236,6 @@ public final class HeloGuardSession: MilterHandler {
 
     private func accept(helo name: String) {
         facts.heloArgument = name
-        storedHelo = facts.storedHeloName
     }
 
     /// A rule-core reply as a milter reply. The rule core only builds valid replies; should one

@@ -75,7 +75,6 @@ public struct MilterNegotiation: Sendable, Hashable {
     private static func lists(_ macros: [MilterStage: [String]]) -> [MilterStage: String] {
         macros.filter { !$0.value.isEmpty }.mapValues { $0.joined(separator: " ") }
     }
-
 }
 
 /// The callbacks whose reply can be negotiated away.
