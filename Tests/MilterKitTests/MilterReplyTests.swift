@@ -152,9 +152,12 @@ struct SocketFileTests {
         return lstat(path, &info) == 0 ? info.st_uid : nil
     }
 
-    /// A listening unix socket at `path`, created under `umask` (as MilterRunner does around smfi_opensocket).
-    static func makeSocket(_ path: String, umask mask: mode_t) -> Int32 {
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    /// Creates a unix socket file at `path` under `umask` (as MilterRunner does around
+    /// smfi_opensocket). The umask is the whole process's, and Swift Testing runs other suites
+    /// on other threads meanwhile (pid files, state files, child processes that inherit it), so
+    /// the umask is set and the socket bound in a forked child that does nothing else: only
+    /// async-signal-safe calls on values prepared before the fork. The file outlives the child.
+    static func makeSocket(_ path: String, umask mask: mode_t) {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { buffer in
@@ -162,21 +165,28 @@ struct SocketFileTests {
             buffer.copyBytes(from: bytes)
             buffer[bytes.count] = 0
         }
-        let before = umask(mask)
-        defer { umask(before) }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        let length = socklen_t(MemoryLayout<sockaddr_un>.size)
+        let child = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress -> pid_t in
+                let child = fork()
+                if child == 0 {
+                    umask(mask)
+                    let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+                    _exit(descriptor >= 0 && bind(descriptor, socketAddress, length) == 0 ? 0 : 1)
+                }
+                return child
+            }
         }
-        #expect(result == 0)
-        return descriptor
+        #expect(child > 0, "fork failed")
+        var status: Int32 = 0
+        #expect(child > 0 && waitpid(child, &status, 0) == child && status == 0, "the child could not bind \(path)")
     }
 
     @Test("the umask gives the socket exactly the asked mode", arguments: [0o660, 0o600, 0o666] as [mode_t])
     func modeByUmask(_ mode: mode_t) throws {
         let directory = try Directory()
         let path = directory.path + "/s.sock"
-        let descriptor = Self.makeSocket(path, umask: SocketFile.umask(for: mode))
-        defer { close(descriptor) }
+        Self.makeSocket(path, umask: SocketFile.umask(for: mode))
         var info = stat()
         #expect(lstat(path, &info) == 0 && info.st_mode & 0o777 == mode)
     }
@@ -212,8 +222,7 @@ struct SocketFileTests {
     func socketOwned() throws {
         let directory = try Directory()
         let path = directory.path + "/s.sock"
-        let descriptor = Self.makeSocket(path, umask: SocketFile.umask(for: 0o660))
-        defer { close(descriptor) }
+        Self.makeSocket(path, umask: SocketFile.umask(for: 0o660))
         try SocketFile.setOwner(path: path, uid: 65534, gid: 65534)
         #expect(Self.owner(path) == 65534)
     }
