@@ -148,7 +148,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MilterKitTests",
-            dependencies: ["MilterKit"]
+            dependencies: ["MilterKit", "CMilter"]
         ),
         .testTarget(
             name: "HeloGuardTests",

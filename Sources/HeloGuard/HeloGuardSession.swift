@@ -32,7 +32,9 @@ public final class HeloGuardSession: MilterHandler {
     private var dnsAnswers: SessionResolver
 
     private var connected = false
-    private var facts = SessionFacts()
+    private var facts = HeloGuardSession.unconnected
+    /// The facts before a connect: made once, not per connection (each parses its default address).
+    private static let unconnected = SessionFacts()
     /// The accepted HELO name as Postfix stores and logs it (sanitised), made once per HELO.
     private var storedHelo: String? { facts.storedHeloName }
     /// With `smtpd_delay_reject = no`: a `defer_if_permit` raised at HELO, applied to every recipient.
@@ -65,7 +67,7 @@ public final class HeloGuardSession: MilterHandler {
 
     public func connect(client: MilterClient, context: any MilterContext) -> MilterResponse {
         connected = true
-        facts = SessionFacts()
+        facts = Self.unconnected
         outcome = ConnectionOutcome()
         let hostname = client.hostname
         var address = client.address
@@ -115,7 +117,7 @@ public final class HeloGuardSession: MilterHandler {
     public func mail(_ arguments: [String], context: any MilterContext) -> MilterResponse {
         transaction = Transaction()
         facts.sender = arguments.first.map(RecipientAddress.bare) ?? ""
-        facts.smtputf8 = arguments.dropFirst().contains { $0.uppercased() == "SMTPUTF8" }
+        facts.smtputf8 = arguments.dropFirst().contains(where: Self.isSMTPUTF8)
         facts.saslMethod = context.macro("{auth_type}").flatMap { $0.isEmpty ? nil : $0 }
         facts.saslUsername = context.macro("{auth_authen}").flatMap { $0.isEmpty ? nil : $0 }
         guard connected else { return .tempfail(Self.internalErrorReply) }
@@ -218,6 +220,14 @@ public final class HeloGuardSession: MilterHandler {
     }
 
     // MARK: - Helpers
+
+    /// True for the MAIL FROM parameter `SMTPUTF8` in any ASCII case, as Postfix compares it
+    /// (`strcasecmp`): no Unicode case mapping (`ſmtputf8` is not it), no copy of the text.
+    static func isSMTPUTF8(_ parameter: String) -> Bool {
+        parameter.utf8.elementsEqual("SMTPUTF8".utf8) { byte, upper in
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z") ? byte - 0x20 : byte) == upper
+        }
+    }
 
     /// The `sleep`s the evaluation reached, in order, before anything is logged or answered:
     /// Postfix pauses while it evaluates, so its log line and reply come after the pause.

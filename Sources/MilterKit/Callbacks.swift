@@ -37,8 +37,9 @@ private func connection(_ context: OpaquePointer?) -> MilterConnection? {
 /// The connection's state, made on first use (negotiation normally; connect if an MTA skipped it).
 private func connectionCreatingIfNeeded(_ context: OpaquePointer) -> MilterConnection? {
     if let existing = connection(context) { return existing }
-    guard let factory = MilterRegistration.factory else { return nil }
-    let created = MilterConnection(handler: factory.makeHandler())
+    // Called in place: binding the factory first would copy the existential at every connection.
+    guard let handler = MilterRegistration.factory?.makeHandler() else { return nil }
+    let created = MilterConnection(handler: handler)
     guard CMilter_setpriv(context, Unmanaged.passRetained(created).toOpaque()) == 0 else {
         Unmanaged.passUnretained(created).release()
         return nil
@@ -91,8 +92,8 @@ func milterNegotiate(_ context: OpaquePointer?, _ actionsOffered: UInt, _ stepsO
     stepsWanted.pointee = steps.rawValue
     connection.agreedSteps = steps
     if actions.contains(.setSymbolList) {
-        for (stage, list) in wish.macroLists {
-            _ = CMilter_setsymlist(context, stage.rawValue, list)
+        for list in wish.macroLists {
+            _ = list.cString.withUnsafeBufferPointer { CMilter_setsymlist(context, list.stage.rawValue, $0.baseAddress) }
         }
     }
     return Int32(CMilter_CONTINUE)
@@ -100,10 +101,13 @@ func milterNegotiate(_ context: OpaquePointer?, _ actionsOffered: UInt, _ stepsO
 
 func milterConnect(_ context: OpaquePointer?, _ hostname: UnsafePointer<CChar>?, _ address: UnsafeRawPointer?) -> Int32 {
     guard let context, let connection = connectionCreatingIfNeeded(context) else { return Int32(CMilter_TEMPFAIL) }
-    var text = [CChar](repeating: 0, count: 64)
     var port: Int32 = 0
-    let family = CMilter_decodeaddress(address, &text, text.count, &port)
-    let addressText = text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    // On the stack: the longest address text (IPv6 with a scope) is well under 64 bytes.
+    let (family, addressText) = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { text in
+        text.initialize(repeating: 0)
+        let family = CMilter_decodeaddress(address, text.baseAddress, text.count, &port)
+        return (family, String(cString: text.baseAddress!))
+    }
     let client = MilterClient(
         hostname: hostname.map { String(cString: $0) } ?? "",
         address: addressText,

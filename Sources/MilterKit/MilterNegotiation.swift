@@ -61,9 +61,15 @@ public struct MilterNegotiation: Sendable, Hashable {
     public var macros: [MilterStage: [String]] {
         didSet { macroLists = Self.lists(macros) }
     }
-    /// ``macros`` as `smfi_setsymlist` takes them, one space-separated list per stage that names
-    /// any, made once here rather than at every connection.
-    public private(set) var macroLists: [MilterStage: String]
+    /// ``macros`` as `smfi_setsymlist` takes them: one space-separated, NUL-terminated list per
+    /// stage that names any, in stage order, made once here rather than at every connection.
+    public private(set) var macroLists: [MacroList]
+
+    /// One stage's macro names as a C string.
+    public struct MacroList: Sendable, Hashable {
+        public let stage: MilterStage
+        public let cString: [CChar]
+    }
 
     public init(actions: MilterActions, steps: MilterSteps, macros: [MilterStage: [String]] = [:]) {
         self.actions = actions
@@ -72,8 +78,10 @@ public struct MilterNegotiation: Sendable, Hashable {
         self.macroLists = Self.lists(macros)
     }
 
-    private static func lists(_ macros: [MilterStage: [String]]) -> [MilterStage: String] {
-        macros.filter { !$0.value.isEmpty }.mapValues { $0.joined(separator: " ") }
+    private static func lists(_ macros: [MilterStage: [String]]) -> [MacroList] {
+        macros.filter { !$0.value.isEmpty }.sorted { $0.key.rawValue < $1.key.rawValue }.map {
+            MacroList(stage: $0.key, cString: $0.value.joined(separator: " ").utf8CString.map { $0 })
+        }
     }
 }
 

@@ -43,6 +43,26 @@ struct SessionTests {
         #expect(SessionHarness.text(s.rcpt(c.recipient)) == c.expected)
     }
 
+    @Test("MAIL FROM's SMTPUTF8 parameter counts in any ASCII case, as Postfix's strcasecmp", arguments: [
+        (["<a@example.org>", "SMTPUTF8"], true), (["<a@example.org>", "smtputf8"], true),
+        (["<a@example.org>", "BODY=8BITMIME", "SmtpUtf8"], true), (["<a@example.org>"], false),
+        (["<a@example.org>", "\u{017F}mtputf8"], false), (["<a@example.org>", "SMTPUTF8X"], false),
+        (["SMTPUTF8"], false),
+    ] as [([String], Bool)])
+    func smtputf8Parameter(_ arguments: [String], _ counts: Bool) throws {
+        // A UTF-8 HELO name passes reject_non_fqdn_helo_hostname only under SMTPUTF8.
+        let s = try SessionHarness("smtpd_helo_restrictions = reject_non_fqdn_helo_hostname")
+        s.connect()
+        s.helo("b\u{00FC}cher.example")
+        _ = s.session.mail(arguments, context: s.context)
+        let reply = SessionHarness.text(s.rcpt("<b@example.com>"))
+        if counts {
+            #expect(reply == "continue")
+        } else {
+            #expect(reply.hasPrefix("504 5.5.2 "), "\(reply)")
+        }
+    }
+
     @Test("RSET (ABORT) keeps the HELO name; a repeated HELO replaces it even with the ABORT after it")
     func rsetAndRepeatedHelo() throws {
         let s = try SessionHarness("smtpd_helo_restrictions = reject_non_fqdn_helo_hostname")

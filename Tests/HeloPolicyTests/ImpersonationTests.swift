@@ -152,6 +152,19 @@ struct ImpersonationTests {
         #expect(try PolicyFixture("impersonation_check_dns = yes").engine.config.impersonation.checkDNS)
     }
 
+    static let comparedNames = ["mx.example.com", "MX.Example.COM", "mx.example.com.", "MX.EXAMPLE.COM.", "mx.example.co",
+                                "x", "X.", ".", "..", "a..", "Ünïcode.example", "ünïcode.example.", "ÜNÏCODE.EXAMPLE",
+                                "mx\r\n.", "mx\r\n", "[mx]", "mx.example.com\u{0}", ""]
+
+    @Test("the copy-free comparison agrees with lower-casing and dropping one dot", arguments: comparedNames)
+    func copyFreeComparison(_ entry: String) {
+        for other in Self.comparedNames {
+            let name = ImpersonationCheck.normalisedName(other)
+            #expect(ImpersonationCheck.normalises(entry, to: name) == (ImpersonationCheck.normalisedName(entry) == name),
+                    "\(entry.debugDescription) against \(name.debugDescription)")
+        }
+    }
+
     @Test func theMTAsOwnNamesCountToo() {
         let identity = ImpersonationIdentity()
         let facts = SessionFacts(serverAddresses: ["203.0.113.5"], serverHostnames: ["smtp.example.org"])

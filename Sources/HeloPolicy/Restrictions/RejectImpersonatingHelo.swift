@@ -63,10 +63,14 @@ public enum ImpersonationCheck {
         }
         let name = normalisedName(helo)
         guard !name.isEmpty else { return false }
-        for hostname in identity.hostnames + facts.serverHostnames where normalisedName(hostname) == name {
-            return true
-        }
+        for hostname in identity.hostnames where normalises(hostname, to: name) { return true }
+        for hostname in facts.serverHostnames where normalises(hostname, to: name) { return true }
         for domain in identity.domains {
+            // Most entries are plain names: compared without making their normalised copy.
+            if !domain.utf8.starts(with: CollectionOfOne(UInt8(ascii: "."))) {
+                if normalises(domain, to: name) { return true }
+                continue
+            }
             let entry = normalisedName(domain)
             if entry.hasPrefix(".") {
                 let bare = String(entry.dropFirst())
@@ -101,6 +105,20 @@ public enum ImpersonationCheck {
     }
 
     /// Lower case, one trailing dot removed.
+    /// `normalisedName(entry) == name` for an already normalised `name`, without a copy of
+    /// `entry` when both are ASCII (the usual case); other text takes the general path.
+    static func normalises(_ entry: String, to name: String) -> Bool {
+        var entryBytes = entry.utf8[...]
+        let nameBytes = name.utf8
+        guard entryBytes.allSatisfy({ $0 < 0x80 }), nameBytes.allSatisfy({ $0 < 0x80 }) else {
+            return normalisedName(entry) == name
+        }
+        if entryBytes.count > 1, entryBytes.last == UInt8(ascii: ".") { entryBytes = entryBytes.dropLast() }
+        return entryBytes.elementsEqual(nameBytes) { entryByte, nameByte in
+            (entryByte >= 0x41 && entryByte <= 0x5A ? entryByte | 0x20 : entryByte) == nameByte
+        }
+    }
+
     static func normalisedName(_ name: String) -> String {
         var lowered = name.lowercased()
         if lowered.count > 1 && lowered.hasSuffix(".") { lowered.removeLast() }
