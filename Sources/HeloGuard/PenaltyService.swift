@@ -123,8 +123,8 @@ public final class PenaltyService: PenaltyLookup, Sendable {
 
     // MARK: PenaltyLookup
 
-    public func penalty(for clientAddress: String) -> PenaltyNotice? {
-        guard let address = IPAddress(clientAddress), let entry = box.lookup(address, at: Date()) else { return nil }
+    public func penalty(for client: IPAddress) -> PenaltyNotice? {
+        guard let entry = box.lookup(client, at: Date()) else { return nil }
         return PenaltyNotice(reason: entry.reason, expiresAt: Int64(entry.expires.timeIntervalSince1970.rounded(.down)))
     }
 

@@ -6,7 +6,7 @@ import Testing
 struct FixedPenalties: PenaltyLookup {
     let entries: [String: PenaltyNotice]
 
-    func penalty(for clientAddress: String) -> PenaltyNotice? { entries[clientAddress] }
+    func penalty(for client: IPAddress) -> PenaltyNotice? { entries[client.description] }
 }
 
 /// `reject_penalized_client`, `penalize_client`, `penalize_impersonation`: which refusals ask

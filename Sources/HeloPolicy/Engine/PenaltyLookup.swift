@@ -1,3 +1,5 @@
+import PostfixSyntax
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -35,15 +37,22 @@ public struct PenaltyNotice: Sendable, Hashable {
 /// per-connection path: an implementation must answer from memory, never from a disk or a
 /// database.
 public protocol PenaltyLookup: Sendable {
-    /// The notice for a boxed client (its address as text, as in ``SessionFacts/clientAddress``),
-    /// or nil when it is not boxed.
-    func penalty(for clientAddress: String) -> PenaltyNotice?
+    /// The notice for a boxed client (its address as parsed once per session, as in
+    /// ``SessionFacts/clientIP``), or nil when it is not boxed.
+    func penalty(for client: IPAddress) -> PenaltyNotice?
+}
+
+extension PenaltyLookup {
+    /// The notice for a client given as text; nil also when the text is not an IP address.
+    public func penalty(for clientAddress: String) -> PenaltyNotice? {
+        IPAddress(clientAddress).flatMap { penalty(for: $0) }
+    }
 }
 
 /// The lookup used when no penalty box is attached: nobody is boxed.
 public struct NoPenalties: PenaltyLookup {
     public init() {}
-    public func penalty(for clientAddress: String) -> PenaltyNotice? { nil }
+    public func penalty(for client: IPAddress) -> PenaltyNotice? { nil }
 }
 
 /// A verdict's request to put the client into the penalty box: the evaluation refused the

@@ -8,7 +8,7 @@ extension Evaluation {
     /// Its own refusals never box the client again (that would lengthen the penalty at each
     /// attempt, up to the maximum, for a client that merely retries).
     func rejectPenalizedClient() -> CheckStatus {
-        guard let notice = penalties.penalty(for: facts.clientAddress) else { return .dunno }
+        guard let client = facts.clientIP, let notice = penalties.penalty(for: client) else { return .dunno }
         let savedPenalizeNext = penalizeNext
         penalizeNext = false
         defer { penalizeNext = savedPenalizeNext }
