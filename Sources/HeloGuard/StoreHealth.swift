@@ -64,6 +64,10 @@ final class StoreHealth: StateStore {
         try guarded("write") { try base.apply(changes) }
     }
 
+    func mayHaveChangedElsewhere() throws -> Bool {
+        try guarded("read") { try base.mayHaveChangedElsewhere() }
+    }
+
     @discardableResult
     func prune(_ limits: RetentionLimits, at now: Date) throws -> PruneResult {
         try guarded("prune") { try base.prune(limits, at: now) }

@@ -35,6 +35,8 @@ public final class SQLiteStateStore: StateStore {
     /// The database file.
     public let path: String
     private let connection: Locked<SQLiteConnection>
+    /// `data_version` at the previous ``mayHaveChangedElsewhere()``; nil before the first.
+    private let lastDataVersion = Locked<Int64?>(nil)
 
     /// Opens the store at `path`, creating the file (and its directory) when missing.
     public init(path: String = SQLiteStateStore.defaultPath) throws(SQLiteStoreError) {
@@ -88,6 +90,18 @@ public final class SQLiteStateStore: StateStore {
                     offences: Int(max(1, row.integer(4)))))
             }
             return entries
+        }
+    }
+
+    /// SQLite's `data_version`: it changes when another connection (`heloguard penalty`,
+    /// another process) commits to the file, and not for this connection's own writes.
+    public func mayHaveChangedElsewhere() throws -> Bool {
+        let current = try withConnection("read the data version") { db throws(SQLiteFailure) in
+            try db.integer("PRAGMA data_version")
+        }
+        return lastDataVersion.withLock { last in
+            defer { last = current }
+            return last != current
         }
     }
 

@@ -120,6 +120,12 @@ public protocol StateStore: Sendable {
     /// to get the boxed clients and the expired ones still remembered for the backoff).
     func loadPenalties(rememberedSince cutoff: Date) throws -> [PenaltyEntry]
 
+    /// False only when the store knows that nobody but itself has changed it since the previous
+    /// call (no `heloguard penalty` command, no other host): the penalty box in memory, which
+    /// already holds this host's own entries, is then current and need not be reloaded. True at
+    /// the first call, and always from a store that cannot tell (the default).
+    func mayHaveChangedElsewhere() throws -> Bool
+
     /// Applies `changes` in order, all or nothing.
     func apply(_ changes: [StateChange]) throws
 
@@ -132,6 +138,8 @@ public protocol StateStore: Sendable {
 }
 
 extension StateStore {
+    public func mayHaveChangedElsewhere() throws -> Bool { true }
+
     public func upsertPenalty(_ entry: PenaltyEntry) throws { try apply([.upsertPenalty(entry)]) }
     public func removePenalty(_ key: PenaltyKey) throws { try apply([.removePenalty(key)]) }
     public func appendHeloLog(_ records: [HeloLogRecord]) throws { try apply(records.map { .heloLog($0) }) }

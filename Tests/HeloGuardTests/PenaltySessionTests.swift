@@ -115,12 +115,17 @@ final class PenaltySessionTests {
         let key = try PenaltyKey(parsing: "203.0.113.7")
         try store.upsertPenalty(PenaltyEntry(key: key, reason: "added by hand", firstSeen: Date(),
                                              expires: Date().addingTimeInterval(3600), offences: 1))
-        configuration.penalties.refresh()
+        // The refresh thread's usual round: it reloads only what changed elsewhere, as here.
+        configuration.penalties.refresh(always: false)
         #expect(connection(configuration, helo: "clean.example.org").contains("Client host rejected: added by hand; penalized until "))
         try store.removePenalty(key)
         store.close()
-        configuration.penalties.refresh()
+        configuration.penalties.refresh(always: false)
         #expect(connection(configuration, helo: "clean.example.org") == "continue")
+        // This host's own penalty is not news to the store, and a quiet round keeps it boxed.
+        _ = connection(configuration, helo: "mx.example.com")
+        configuration.penalties.refresh(always: false)
+        #expect(connection(configuration, helo: "clean.example.org").contains("Client host rejected"))
         configuration.penalties.shutdown()
     }
 

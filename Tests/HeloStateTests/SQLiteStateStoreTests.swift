@@ -109,6 +109,28 @@ struct SQLiteStateStoreTests {
         #expect(loaded.map(\.expires) == [at(hour)])
     }
 
+    @Test("only another connection's commit counts as a change made elsewhere")
+    func changesMadeElsewhere() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let store = try SQLiteStateStore(path: temp.file("s.sqlite"))
+        defer { store.close() }
+        let entry = PenaltyEntry(key: try PenaltyKey(parsing: "192.0.2.9"), reason: "r",
+                                 firstSeen: at(0), expires: at(hour), offences: 1)
+        #expect(try store.mayHaveChangedElsewhere(), "the first question cannot know")
+        #expect(try !store.mayHaveChangedElsewhere())
+        try store.upsertPenalty(entry)
+        try store.appendHeloLog([HeloLogRecord(time: at(1), client: address("192.0.2.9"), helo: "x", verdict: "accept")])
+        _ = try store.prune(RetentionLimits(), at: at(2))
+        #expect(try !store.mayHaveChangedElsewhere(), "this store's own writes and prunes are not news")
+        // What `heloguard penalty remove` does: another connection to the same file.
+        let other = try SQLiteStateStore(path: temp.file("s.sqlite"))
+        try other.removePenalty(entry.key)
+        other.close()
+        #expect(try store.mayHaveChangedElsewhere())
+        #expect(try !store.mayHaveChangedElsewhere(), "each change is news once")
+    }
+
     static func logCount(_ store: SQLiteStateStore) throws -> Int64 {
         try store.withConnection("test") { db throws(SQLiteFailure) in try db.integer("SELECT count(*) FROM helo_log") }
     }
