@@ -450,6 +450,11 @@ def main():
     def cpu_ratio(what):
         return cpu("heloguard", what) / cpu("no-op", what)
 
+    def paired_cpu_ratio(what):
+        """The median of the per-round CPU ratios: the two milters of one round share its machine state."""
+        return statistics.median(getattr(a, what) / getattr(b, what)
+                                 for a, b in zip(samples["heloguard"], samples["no-op"]))
+
     # The MTA's own CPU (Postfix, milter, client): the part of the machine's that other
     # builds on a shared machine do not disturb.
     def mta(name):
@@ -469,9 +474,10 @@ def main():
         % (cpu("heloguard", "milter"), cpu("no-op", "milter"), cpu("heloguard", "machine"),
            cpu("no-op", "machine"), cpu("no milter", "machine"), mta("heloguard"), mta("no-op"), mta("no milter")),
         "milter: CPU ratios heloguard/no-op: milter process %.2f (target <= 0.75), whole machine %.2f "
-        "(target <= 0.90), Postfix + milter + smtp-source %.2f; other load on the machine during "
-        "the runs: median %.0f%% of its %d CPUs"
+        "(target <= 0.90), Postfix + milter + smtp-source %.2f; median of per-round ratios: milter "
+        "process %.2f, whole machine %.2f; other load on the machine during the runs: median %.0f%% of its %d CPUs"
         % (cpu_ratio("milter"), cpu_ratio("machine"), mta("heloguard") / mta("no-op"),
+           paired_cpu_ratio("milter"), paired_cpu_ratio("machine"),
            100 * statistics.median(sample.others for values in samples.values() for sample in values),
            os.cpu_count()),
         "milter: penalty box and HELO log: state on %.1f messages/s (%d boxed clients, a HELO "
