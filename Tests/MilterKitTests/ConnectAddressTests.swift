@@ -21,40 +21,38 @@ struct ConnectAddressTests {
         return String(cString: buffer)
     }
 
-    @Test("IPv4 text equals inet_ntop's at every digit-count edge", arguments: [
-        [0, 0, 0, 0], [255, 255, 255, 255], [9, 10, 99, 100], [127, 0, 0, 1], [192, 0, 2, 25],
-        [1, 22, 133, 4], [100, 10, 1, 200], [203, 0, 113, 250],
-    ] as [[UInt8]])
-    func ipv4(_ octets: [UInt8]) {
+    /// A `sockaddr_in` for `octets` and `port`, with inet_ntop's text for it.
+    static func ipv4(_ octets: [UInt8], port: UInt16 = 0) -> (storage: sockaddr_storage, expected: String) {
         var storage = sockaddr_storage()
         var expected = ""
         withUnsafeMutableBytes(of: &storage) { raw in
             let address = raw.baseAddress!.assumingMemoryBound(to: sockaddr_in.self)
             address.pointee.sin_family = sa_family_t(AF_INET)
-            address.pointee.sin_port = UInt16(2525).bigEndian
+            address.pointee.sin_port = port.bigEndian
             withUnsafeMutableBytes(of: &address.pointee.sin_addr) { $0.copyBytes(from: octets) }
-            expected = Self.ntop(AF_INET, &address.pointee.sin_addr)
+            expected = ntop(AF_INET, &address.pointee.sin_addr)
         }
+        return (storage, expected)
+    }
+
+    @Test("IPv4 text equals inet_ntop's at every digit-count edge", arguments: [
+        [0, 0, 0, 0], [255, 255, 255, 255], [9, 10, 99, 100], [127, 0, 0, 1], [192, 0, 2, 25],
+        [1, 22, 133, 4], [100, 10, 1, 200], [203, 0, 113, 250],
+    ] as [[UInt8]])
+    func ipv4(_ octets: [UInt8]) {
+        var (storage, expected) = Self.ipv4(octets, port: 2525)
         let decoded = Self.decode(&storage)
         #expect(decoded.family == 4 && decoded.port == 2525)
         #expect(decoded.text == expected)
         #expect(decoded.text == octets.map(String.init).joined(separator: "."))
     }
 
-    @Test("all 2^16 values of the last two octets read the same as inet_ntop")
+    @Test("65,536 addresses, every value in every octet, read the same as inet_ntop")
     func ipv4Sweep() {
-        var storage = sockaddr_storage()
         var mismatches = 0
         for high in 0...255 {
             for low in 0...255 {
-                let octets: [UInt8] = [UInt8(low), UInt8(high), UInt8(255 - low), UInt8(high ^ low)]
-                var expected = ""
-                withUnsafeMutableBytes(of: &storage) { raw in
-                    let address = raw.baseAddress!.assumingMemoryBound(to: sockaddr_in.self)
-                    address.pointee.sin_family = sa_family_t(AF_INET)
-                    withUnsafeMutableBytes(of: &address.pointee.sin_addr) { $0.copyBytes(from: octets) }
-                    expected = Self.ntop(AF_INET, &address.pointee.sin_addr)
-                }
+                var (storage, expected) = Self.ipv4([UInt8(low), UInt8(high), UInt8(255 - low), UInt8(high ^ low)])
                 if Self.decode(&storage).text != expected { mismatches += 1 }
             }
         }
