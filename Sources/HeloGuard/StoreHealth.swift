@@ -64,8 +64,11 @@ final class StoreHealth: StateStore {
         try guarded("write") { try base.apply(changes) }
     }
 
+    /// Not a health signal either way: a store that cannot tell answers without asking its
+    /// server, which must not end an outage, and a failure here is found again by the load
+    /// that follows it (`PenaltyService.refresh` reloads whenever this throws).
     func mayHaveChangedElsewhere() throws -> Bool {
-        try guarded("read") { try base.mayHaveChangedElsewhere() }
+        try base.mayHaveChangedElsewhere()
     }
 
     @discardableResult

@@ -39,7 +39,9 @@ struct StoreHealthTests {
         let call: Call
     }
 
-    enum Call: String, Sendable { case read, write }
+    /// `changeCheck`: the refresh thread's question whether anyone else changed the store (this
+    /// store cannot tell, so it answers without I/O, as PostgreSQL's does).
+    enum Call: String, Sendable { case read, write, changeCheck }
 
     struct Scenario: Sendable, CustomTestStringConvertible {
         let name: String
@@ -69,6 +71,13 @@ struct StoreHealthTests {
             Step(writesFail: false, readsFail: false, call: .read),
             Step(writesFail: false, readsFail: false, call: .write),
         ], warnings: 1, recoveries: 1),
+        Scenario(name: "store down: the refresh's change check is no sign of recovery", steps: [
+            Step(writesFail: true, readsFail: true, call: .read),
+            Step(writesFail: true, readsFail: true, call: .changeCheck),
+            Step(writesFail: true, readsFail: true, call: .write),
+            Step(writesFail: true, readsFail: true, call: .changeCheck),
+            Step(writesFail: true, readsFail: true, call: .read),
+        ], warnings: 1, recoveries: 0),
         Scenario(name: "two separate outages are two warnings", steps: [
             Step(writesFail: true, readsFail: false, call: .write),
             Step(writesFail: false, readsFail: false, call: .write),
@@ -86,6 +95,7 @@ struct StoreHealthTests {
             switch step.call {
             case .read: _ = try? health.loadPenalties(rememberedSince: .distantPast)
             case .write: try? health.apply([])
+            case .changeCheck: _ = try? health.mayHaveChangedElsewhere()
             }
         }
         let warnings = log.lines.filter { $0.contains("state store: cannot ") }
