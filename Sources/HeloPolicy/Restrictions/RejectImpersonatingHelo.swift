@@ -104,7 +104,6 @@ public enum ImpersonationCheck {
         return IPAddress(text)
     }
 
-    /// Lower case, one trailing dot removed.
     /// `normalisedName(entry) == name` for an already normalised `name`, without a copy of
     /// `entry` when both are ASCII (the usual case); other text takes the general path.
     static func normalises(_ entry: String, to name: String) -> Bool {
@@ -119,6 +118,7 @@ public enum ImpersonationCheck {
         }
     }
 
+    /// Lower case, one trailing dot removed.
     static func normalisedName(_ name: String) -> String {
         var lowered = name.lowercased()
         if lowered.count > 1 && lowered.hasSuffix(".") { lowered.removeLast() }
