@@ -21,11 +21,15 @@ final class MeteredSession: MilterHandler {
         return response
     }
 
-    func negotiation() -> MilterNegotiation { session.negotiation() }
+    /// Counted here, once per milter connection: the connect event may be skipped (its client is
+    /// then read at the first later event, and a connection with none has no such event).
+    func negotiation() -> MilterNegotiation {
+        metrics.sessions.increment()
+        return session.negotiation()
+    }
 
     func connect(client: MilterClient, context: any MilterContext) -> MilterResponse {
-        metrics.sessions.increment()
-        return timed(metrics.connectDuration) { session.connect(client: client, context: context) }
+        timed(metrics.connectDuration) { session.connect(client: client, context: context) }
     }
 
     func helo(_ name: String, context: any MilterContext) -> MilterResponse {

@@ -15,6 +15,9 @@ final class MilterConnection {
     /// The steps the MTA agreed to at negotiation (the no-reply ones decide which callbacks
     /// answer "no reply").
     var agreedSteps: MilterSteps = []
+    /// The handler has been told about the client (a connect event, or its stand-in made from
+    /// the connect macros when the MTA skips the event).
+    var connected = false
 
     init(handler: any MilterHandler) {
         self.handler = handler
@@ -86,8 +89,11 @@ func milterNegotiate(_ context: OpaquePointer?, _ actionsOffered: UInt, _ stepsO
     }
     let offeredSteps = MilterSteps(rawValue: stepsOffered)
     let offeredActions = MilterActions(rawValue: actionsOffered)
-    let steps = wish.steps.intersection(offeredSteps)
+    var steps = wish.steps.intersection(offeredSteps)
     let actions = wish.actions.intersection(offeredActions)
+    // Without our own macro lists the MTA's defaults may lack the client macros that stand in
+    // for a skipped connect event: then take the event.
+    if !actions.contains(.setSymbolList) { steps.remove(.noConnect) }
     actionsWanted.pointee = actions.rawValue
     stepsWanted.pointee = steps.rawValue
     connection.agreedSteps = steps
@@ -113,12 +119,28 @@ func milterConnect(_ context: OpaquePointer?, _ hostname: UnsafePointer<CChar>?,
         address: addressText,
         port: Int(port),
         family: family == 4 ? .inet4 : family == 6 ? .inet6 : family == Int32(UInt8(ascii: "L")) ? .local : .unknown)
+    connection.connected = true
     let response = connection.handler.connect(client: client, context: LibmilterContext(pointer: context))
     return status(response, .connect, connection, context)
 }
 
+/// The connection of `context`, its handler told about the client first when the MTA skipped the
+/// connect event (`SMFIP_NOCONNECT` agreed): from the connect macros, which the MTA sends anyway,
+/// at the first event after it. That stand-in has no reply of its own; the event's reply counts.
+private func connectedConnection(_ context: OpaquePointer) -> MilterConnection? {
+    guard let connection = connection(context) else { return nil }
+    if !connection.connected, connection.agreedSteps.contains(.noConnect) {
+        connection.connected = true
+        let macros = LibmilterContext(pointer: context)
+        let client = MilterClient(connectMacros: macros.macro("{client_name}"), address: macros.macro("{client_addr}"),
+                                  port: macros.macro("{client_port}"))
+        _ = connection.handler.connect(client: client, context: macros)
+    }
+    return connection
+}
+
 func milterHelo(_ context: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> Int32 {
-    guard let context, let connection = connection(context) else { return Int32(CMilter_TEMPFAIL) }
+    guard let context, let connection = connectedConnection(context) else { return Int32(CMilter_TEMPFAIL) }
     let response = connection.handler.helo(name.map { String(cString: $0) } ?? "", context: LibmilterContext(pointer: context))
     return status(response, .helo, connection, context)
 }
@@ -135,25 +157,25 @@ private func arguments(_ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?
 }
 
 func milterMail(_ context: OpaquePointer?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
-    guard let context, let connection = connection(context) else { return Int32(CMilter_TEMPFAIL) }
+    guard let context, let connection = connectedConnection(context) else { return Int32(CMilter_TEMPFAIL) }
     let response = connection.handler.mail(arguments(argv), context: LibmilterContext(pointer: context))
     return status(response, .mail, connection, context)
 }
 
 func milterRecipient(_ context: OpaquePointer?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
-    guard let context, let connection = connection(context) else { return Int32(CMilter_TEMPFAIL) }
+    guard let context, let connection = connectedConnection(context) else { return Int32(CMilter_TEMPFAIL) }
     let response = connection.handler.recipient(arguments(argv), context: LibmilterContext(pointer: context))
     return status(response, .recipient, connection, context)
 }
 
 func milterData(_ context: OpaquePointer?) -> Int32 {
-    guard let context, let connection = connection(context) else { return Int32(CMilter_TEMPFAIL) }
+    guard let context, let connection = connectedConnection(context) else { return Int32(CMilter_TEMPFAIL) }
     let response = connection.handler.data(context: LibmilterContext(pointer: context))
     return status(response, .data, connection, context)
 }
 
 func milterEndOfMessage(_ context: OpaquePointer?) -> Int32 {
-    guard let context, let connection = connection(context) else { return Int32(CMilter_TEMPFAIL) }
+    guard let context, let connection = connectedConnection(context) else { return Int32(CMilter_TEMPFAIL) }
     let response = connection.handler.endOfMessage(context: LibmilterContext(pointer: context))
     return status(response, nil, connection, context)
 }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The libmilter connection as a handler sees it: macros the MTA sent, and the requests a
 /// filter may make. libmilter's implementation is ``LibmilterContext``; tests use a recording one.
 public protocol MilterContext {
@@ -34,5 +40,30 @@ public struct MilterClient: Sendable, Hashable {
         self.address = address
         self.port = port
         self.family = family
+    }
+
+    /// The client a connect event would have described, made from the connect macros instead
+    /// (the MTA skipped the event: `SMFIP_NOCONNECT`). Postfix and Sendmail fill those macros from
+    /// the same state as the event: `{client_name}` is the verified name or `unknown` (Sendmail:
+    /// `[address]`), `{client_addr}` the address, IPv6 written `IPv6:2001:db8::1`, `{client_port}`
+    /// the port or `0`. The event carries `[address]` for an unknown name, and no address for a
+    /// client that is not on IPv4 or IPv6; so does this.
+    public init(connectMacros name: String?, address addressMacro: String?, port portMacro: String?) {
+        var text = addressMacro ?? ""
+        if text.utf8.count > 5, text.utf8.prefix(5).elementsEqual("IPv6:".utf8, by: { $0 | 0x20 == $1 | 0x20 }) {
+            text = String(text.dropFirst(5))
+        }
+        let family: Family = text.isEmpty ? .unknown : MilterClient.isAddress(text, v6: true) ? .inet6
+            : MilterClient.isAddress(text, v6: false) ? .inet4 : .unknown
+        let address = family == .unknown ? "" : text
+        var hostname = name ?? ""
+        if hostname == "unknown" || hostname.isEmpty, !address.isEmpty { hostname = "[\(address)]" }
+        let port = portMacro.flatMap { Int($0) }.flatMap { (0...65535).contains($0) ? $0 : nil } ?? 0
+        self.init(hostname: hostname, address: address, port: family == .unknown ? 0 : port, family: family)
+    }
+
+    private static func isAddress(_ text: String, v6: Bool) -> Bool {
+        var storage = in6_addr()
+        return text.withCString { inet_pton(v6 ? AF_INET6 : AF_INET, $0, &storage) } == 1
     }
 }

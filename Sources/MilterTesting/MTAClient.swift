@@ -162,10 +162,23 @@ public final class MTAClient {
     // MARK: Events
 
     /// SMFIC_CONNECT. `hostname` is the client's verified name, or `[address]` when unknown
-    /// (what Postfix sends for its `unknown`).
+    /// (what Postfix sends for its `unknown`). The macros `{client_name}`, `{client_addr}` and
+    /// `{client_port}` get Postfix's values for that client unless `macros` has them (a milter
+    /// that skips the event reads the client from them): the name, or `unknown`; the address,
+    /// IPv6 as `IPv6:2001:db8::1`; the port.
     @discardableResult
     public func connect(hostname: String, address: SMTPClientAddress,
                         macros: [String: String] = [:]) throws(MTAClientError) -> MilterDecision {
+        var macros = macros
+        let bracketed = hostname.hasPrefix("[") && hostname.hasSuffix("]")
+        let (clientAddress, clientPort): (String?, UInt16) = switch address {
+        case .ipv4(let ip, let port): (ip, port)
+        case .ipv6(let ip, let port): ("IPv6:" + ip, port)
+        case .local, .unknown: (nil, 0)
+        }
+        if macros["{client_name}"] == nil { macros["{client_name}"] = bracketed ? "unknown" : hostname }
+        if macros["{client_addr}"] == nil, let clientAddress { macros["{client_addr}"] = clientAddress }
+        if macros["{client_port}"] == nil { macros["{client_port}"] = String(clientPort) }
         let command: MilterCommand = switch address {
         case .ipv4(let ip, let port): .connect(hostname: hostname, family: .inet, port: port, address: ip)
         case .ipv6(let ip, let port): .connect(hostname: hostname, family: .inet6, port: port, address: ip)

@@ -20,10 +20,12 @@ struct MetricsTests {
         text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last!) }
     }
 
-    /// One connection through the metered session: connect, HELO, MAIL, one RCPT.
+    /// One connection through the metered session: negotiation (where it is counted), connect,
+    /// HELO, MAIL, one RCPT.
     static func connection(_ metrics: HeloGuardMetrics, _ configuration: RuntimeConfiguration, helo: String) {
         let handler = MeteredSession(session: HeloGuardSession(configuration: configuration, log: CollectedLog()), metrics: metrics)
         let context = RecordingContext()
+        _ = handler.negotiation()
         _ = handler.connect(client: MilterClient(hostname: "[192.0.2.9]", address: "192.0.2.9", family: .inet4), context: context)
         _ = handler.helo(helo, context: context)
         _ = handler.mail(["<a@example.org>"], context: context)
@@ -53,12 +55,14 @@ struct MetricsTests {
         // smtpd_helo_required: MAIL refused, no recipient asked about.
         let required = try Self.configuration(Self.config + "smtpd_helo_required = yes\n")
         let session = MeteredSession(session: HeloGuardSession(configuration: required, log: CollectedLog()), metrics: metrics)
+        _ = session.negotiation()
         _ = session.connect(client: MilterClient(hostname: "[192.0.2.9]", address: "192.0.2.9", family: .inet4), context: RecordingContext())
         _ = session.mail(["<a@example.org>"], context: RecordingContext())
 
         let text = metrics.exposition()
         let expected: [(String, Double)] = [
             ("heloguard_sessions_total", 7),
+            ("heloguard_callback_duration_seconds_count{callback=\"connect\"}", 7),
             ("heloguard_restriction_decisions_total{restriction=\"smtpd_helo_required\",verdict=\"reject\",enforced=\"true\"}", 1),
             ("heloguard_recipients_total{verdict=\"reject\"}", 3),
             ("heloguard_recipients_total{verdict=\"accept\"}", 2),

@@ -301,11 +301,11 @@ struct NegotiationTests {
     func steps(_ config: String, _ noReplyHelo: Bool, _ noReplyMail: Bool) throws {
         let s = try SessionHarness(config)
         let wish = s.session.negotiation()
-        #expect(wish.steps.isSuperset(of: [.noHeaders, .noEndOfHeaders, .noBody, .noUnknown, .noData, .noReplyConnect]))
+        #expect(wish.steps.isSuperset(of: [.noConnect, .noHeaders, .noEndOfHeaders, .noBody, .noUnknown, .noData, .noReplyConnect]))
         #expect(wish.steps.contains(.noReplyHelo) == noReplyHelo)
         #expect(wish.steps.contains(.noReplyMail) == noReplyMail)
         #expect(!wish.steps.contains(.noReplyRecipient))
-        #expect(wish.macros[.connect] == ["j", "{daemon_addr}", "{client_addr}", "{client_ptr}"])
+        #expect(wish.macros[.connect] == ["j", "{daemon_addr}", "{client_name}", "{client_addr}", "{client_port}", "{client_ptr}"])
         #expect(wish.macros[.mail] == ["{auth_type}", "{auth_authen}"])
         #expect(wish.macros[.recipient] == ["i"])
         #expect(wish.macros.count == 3)

@@ -383,13 +383,44 @@ struct HeloguardProtocolTests {
             // Quarantine (HOLD), header insert (PREPEND), recipient changes (REDIRECT, BCC), own macro lists.
             #expect(agreement.actions.isSuperset(of: [.quarantine, .addHeaders, .addRecipients, .deleteRecipients, .setSymbolList]))
             #expect(agreement.steps.isSuperset(of: [.noHeaders, .noBody, .noEndOfHeaders, .noUnknown]))
-            #expect(!agreement.steps.contains(.noConnect) && !agreement.steps.contains(.noHelo))
+            // The connect event is skipped: the client comes from the connect macros below.
+            #expect(agreement.steps.contains(.noConnect) && !agreement.steps.contains(.noHelo))
             #expect(!agreement.steps.contains(.noMail) && !agreement.steps.contains(.noRecipient))
             // The RCPT reply is the whole point.
             #expect(!agreement.steps.contains(.noReplyRecipient))
-            #expect(Set(agreement.macroNames(at: .connect) ?? []).isSuperset(of: ["j", "{daemon_addr}"]))
+            #expect(Set(agreement.macroNames(at: .connect) ?? []).isSuperset(of: ["j", "{daemon_addr}", "{client_name}", "{client_addr}", "{client_port}"]))
             #expect(Set(agreement.macroNames(at: .mail) ?? []).isSuperset(of: ["{auth_type}", "{auth_authen}"]))
             #expect(Set(agreement.macroNames(at: .recipient) ?? []).isSuperset(of: ["i"]))
         }
     }
+
+    /// The client comes from the connect event or, when heloguard skips it, from the connect
+    /// macros: either way `permit_mynetworks` knows it (127.0.0.1 and ::1 are in mynetworks here,
+    /// 192.0.2.77 is not), over IPv4 and over IPv6 (`{client_addr}` written `IPv6:...`). An MTA
+    /// that does not take heloguard's macro lists keeps the event.
+    @Test("the client from the connect event or the connect macros", arguments: [
+        ("127.0.0.1", false, true, true), ("192.0.2.77", false, true, false), ("::1", true, true, true),
+        ("127.0.0.1", false, false, true), ("192.0.2.77", false, false, false), ("::1", true, false, true),
+    ])
+    func clientKnown(_ address: String, _ ipv6: Bool, _ macroLists: Bool, _ permitted: Bool) throws {
+        try HeloguardMilter.run(config: Self.config, files: Self.files) { milter in
+            var options = MTAClientOptions()
+            if !macroLists { options.actions.remove(.setSymbolList) }
+            let client = try milter.client(options)
+            let agreement = try client.negotiate()
+            #expect(agreement.steps.contains(.noConnect) == macroLists)
+            try client.connect(hostname: "[\(address)]", address: ipv6 ? .ipv6(address, port: 4000) : .ipv4(address, port: 4000))
+            try client.helo("foo")
+            // `foo` fails reject_non_fqdn_helo_hostname unless permit_mynetworks matched first:
+            // then the message is accepted at MAIL, else its recipient is refused.
+            let mail = try client.mail("<a@example.org>")
+            #expect(mail == (permitted ? .accept : .continue))
+            if !permitted {
+                let answer = try client.recipient("<b@example.com>")
+                #expect(answer == .replyCode("504 5.5.2 <foo>: Helo command rejected: need fully-qualified hostname"), "\(answer)")
+            }
+            client.quit()
+        }
+    }
 }
+

@@ -127,6 +127,9 @@ struct HostileSession: CustomStringConvertible {
     var clientName: [UInt8]
     var clientAddress: String
     var connectMacros: [([UInt8], [UInt8])]
+    /// False: the connect event is left out when the milter negotiated it away, as Postfix does;
+    /// its macros (the client's among them) still go.
+    var sendsConnectEvent: Bool
     var helos: [[UInt8]]
     var transactions: [(sender: [UInt8], sasl: [UInt8]?, smtputf8: Bool, recipients: [[UInt8]])]
 
@@ -135,6 +138,17 @@ struct HostileSession: CustomStringConvertible {
         clientAddress = Int.random(in: 0..<8, using: &random) == 0 ? "192.0.2.25" : "203.0.113.\(Int.random(in: 1...254, using: &random))"
         connectMacros = [(Array("j".utf8), Self.field(&random)), (Array("{daemon_addr}".utf8), Self.field(&random)),
                          (Array("{daemon_name}".utf8), Self.field(&random)), (Array("v".utf8), Self.field(&random))]
+        // The client macros a milter that skips the connect event reads: sometimes what the MTA
+        // would send for this client, sometimes anything.
+        let plausible = Bool.random(using: &random)
+        connectMacros += [
+            (Array("{client_name}".utf8), plausible ? Array("unknown".utf8) : Self.field(&random)),
+            (Array("{client_addr}".utf8), plausible ? Array(clientAddress.utf8)
+                : [Array("IPv6:2001:db8::25".utf8), Array("ipv6:".utf8) + Self.field(&random), Self.field(&random)]
+                    .randomElement(using: &random)!),
+            (Array("{client_port}".utf8), plausible ? Array("54321".utf8) : Self.field(&random)),
+        ]
+        sendsConnectEvent = Bool.random(using: &random)
         helos = (0..<Int.random(in: 0...2, using: &random)).map { _ in Self.field(&random) }
         transactions = (0..<Int.random(in: 1...2, using: &random)).map { _ in
             (sender: Self.field(&random), sasl: Bool.random(using: &random) ? nil : Self.field(&random),
@@ -171,7 +185,7 @@ struct HostileSession: CustomStringConvertible {
             let text = bytes.prefix(60).map { (0x20...0x7E).contains($0) ? String(UnicodeScalar($0)) : String(format: "\\x%02x", $0) }.joined()
             return bytes.count > 60 ? text + "… (\(bytes.count) bytes)" : text
         }
-        return "  connect \(show(clientName))[\(clientAddress)]\n" + helos.map { "  HELO \(show($0))\n" }.joined()
+        return "  connect \(show(clientName))[\(clientAddress)]\(sendsConnectEvent ? "" : " (macros only)")\n" + helos.map { "  HELO \(show($0))\n" }.joined()
             + transactions.map { t in "  MAIL \(show(t.sender))\n" + t.recipients.map { "  RCPT \(show($0))\n" }.joined() }.joined()
     }
 
@@ -189,8 +203,12 @@ struct HostileSession: CustomStringConvertible {
         }
         try client.negotiate()
         let connect = [UInt8]() + clientName + [0, UInt8(ascii: "4"), 0xD4, 0x31] + Array(clientAddress.utf8) + [0]
-        guard record(try client.event(code: "C", payload: connect, macros: connectMacros, noReply: .noReplyConnect, name: "connect"))
-        else { return answers }
+        if sendsConnectEvent || !client.steps.contains(.noConnect) {
+            guard record(try client.event(code: "C", payload: connect, macros: connectMacros, noReply: .noReplyConnect, name: "connect"))
+            else { return answers }
+        } else {
+            try client.macros(code: "C", connectMacros)
+        }
         for (index, helo) in helos.enumerated() {
             guard record(try client.event(code: "H", payload: helo + [0], macros: [], noReply: .noReplyHelo, name: "HELO"))
             else { return answers }
@@ -282,7 +300,7 @@ struct RawAnswer {
 /// with no UTF-8 repair (MTAClient takes Swift strings, which cannot carry invalid UTF-8).
 final class RawMilterClient {
     private let connection: MilterConnection
-    private var steps = MilterSteps()
+    private(set) var steps = MilterSteps()
 
     init(path: String) throws {
         connection = try MilterConnection(connectingTo: try MilterSocket(parsing: "unix:" + path), timeout: .seconds(15))
@@ -305,10 +323,15 @@ final class RawMilterClient {
 
     /// Sends the event's macros, then the event; returns the answer unless the milter
     /// negotiated not to answer this event.
-    func event(code: Character, payload: [UInt8], macros: [([UInt8], [UInt8])], noReply: MilterSteps, name: String) throws -> RawAnswer? {
+    /// The macro packet ('D') that goes before the event `code`.
+    func macros(code: Character, _ macros: [([UInt8], [UInt8])]) throws {
         var macroPayload: [UInt8] = [code.asciiValue!]
         for (macroName, value) in macros { macroPayload += macroName + [0] + value + [0] }
         try send("D", macroPayload)
+    }
+
+    func event(code: Character, payload: [UInt8], macros: [([UInt8], [UInt8])], noReply: MilterSteps, name: String) throws -> RawAnswer? {
+        try self.macros(code: code, macros)
         try send(code, payload)
         if steps.contains(noReply) { return nil }
         let packet = try connection.read(waitingFor: "the answer to \(name)")

@@ -7,9 +7,9 @@
  *                               protocol round trips. heloguard's throughput is measured
  *                               against this.
  *   noop-milter --floor SOCKET  asks the MTA for what heloguard asks with its example
- *                               configuration (no reply to connect and HELO; no DATA, headers,
- *                               end of headers, body or unknown commands; heloguard's macro
- *                               lists) and accepts the message at MAIL FROM, as heloguard does
+ *                               configuration (no connect event, no reply to HELO; no DATA,
+ *                               headers, end of headers, body or unknown commands; heloguard's
+ *                               macro lists) and accepts the message at MAIL FROM, as heloguard does
  *                               for a clean session. Its CPU per session is what libmilter, the
  *                               kernel and the protocol cost heloguard; heloguard's minus it is
  *                               heloguard's own work.
@@ -32,7 +32,8 @@ static bool floor_mode = false;
 static const unsigned long floor_actions =
     SMFIF_ADDHDRS | SMFIF_ADDRCPT | SMFIF_DELRCPT | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
 static const unsigned long floor_steps =
-    SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_CONN | SMFIP_NR_HELO;
+    SMFIP_NOCONNECT | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_CONN
+    | SMFIP_NR_HELO;
 
 /* Only registered with --floor. */
 static sfsistat on_negotiate(SMFICTX *ctx, unsigned long actions, unsigned long steps,
@@ -46,7 +47,7 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long actions, unsigned long 
     *unused2_wanted = 0;
     *unused3_wanted = 0;
     /* heloguard's lists (HeloGuardFactory.macros). */
-    smfi_setsymlist(ctx, SMFIM_CONNECT, "j {daemon_addr} {client_addr} {client_ptr}");
+    smfi_setsymlist(ctx, SMFIM_CONNECT, "j {daemon_addr} {client_name} {client_addr} {client_port} {client_ptr}");
     smfi_setsymlist(ctx, SMFIM_ENVFROM, "{auth_type} {auth_authen}");
     smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
     return SMFIS_CONTINUE;
