@@ -17,9 +17,9 @@ public struct HeloGuardFactory: MilterHandlerFactory {
     /// client's name, address and port (heloguard skips the connect event and reads these
     /// instead) and its PTR name (RBL reply templates, the HELO log), the SASL login at MAIL, the
     /// queue id for the log lines of RCPT. No other stage reads any, so heloguard names no list
-    /// for them. (Postfix sends a macro packet with every event
-    /// anyway, an empty one when nothing on the list has a value, and an empty or missing list
-    /// means its own default list: fewer names make smaller packets, not fewer.)
+    /// for them. (Postfix sends a macro packet with every event anyway, an empty one when nothing
+    /// on the list has a value, and an empty or missing list means its own default list: fewer
+    /// names make smaller packets, not fewer.)
     public static let macros: [MilterStage: [String]] = [
         .connect: ["j", "{daemon_addr}", "{client_name}", "{client_addr}", "{client_port}", "{client_ptr}"],
         .mail: ["{auth_type}", "{auth_authen}"],

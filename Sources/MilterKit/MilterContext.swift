@@ -50,7 +50,8 @@ public struct MilterClient: Sendable, Hashable {
     /// client that is not on IPv4 or IPv6; so does this.
     public init(connectMacros name: String?, address addressMacro: String?, port portMacro: String?) {
         var text = addressMacro ?? ""
-        if text.utf8.count > 5, text.utf8.prefix(5).elementsEqual("IPv6:".utf8, by: { $0 | 0x20 == $1 | 0x20 }) {
+        let asciiLower = { (byte: UInt8) in (0x41...0x5A).contains(byte) ? byte + 0x20 : byte }
+        if text.utf8.count > 5, text.utf8.prefix(5).map(asciiLower).elementsEqual("ipv6:".utf8) {
             text = String(text.dropFirst(5))
         }
         let family: Family = text.isEmpty ? .unknown : MilterClient.isAddress(text, v6: true) ? .inet6

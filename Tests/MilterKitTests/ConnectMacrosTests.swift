@@ -32,6 +32,8 @@ struct ConnectMacrosTests {
              client: MilterClient(hostname: "", address: "", port: 0, family: .unknown)),
         Case(name: "a port that is not one", macros: ("h.example", "192.0.2.1", "70000"),
              client: MilterClient(hostname: "h.example", address: "192.0.2.1", port: 0, family: .inet4)),
+        Case(name: "a control byte where the tag's colon would be is no tag", macros: ("h.example", "IPv6\u{1A}::1", "25"),
+             client: MilterClient(hostname: "h.example", address: "", port: 0, family: .unknown)),
         Case(name: "just the tag", macros: ("h.example", "IPv6:", "25"),
              client: MilterClient(hostname: "h.example", address: "", port: 0, family: .unknown)),
         Case(name: "not an address: nothing made of it", macros: ("h.example", "192.0.2.256", "25"),
