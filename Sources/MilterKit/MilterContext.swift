@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import PostfixSyntax
 
 /// The libmilter connection as a handler sees it: macros the MTA sent, and the requests a
 /// filter may make. libmilter's implementation is ``LibmilterContext``; tests use a recording one.
@@ -54,17 +50,11 @@ public struct MilterClient: Sendable, Hashable {
         if text.utf8.count > 5, text.utf8.prefix(5).map(asciiLower).elementsEqual("ipv6:".utf8) {
             text = String(text.dropFirst(5))
         }
-        let family: Family = text.isEmpty ? .unknown : MilterClient.isAddress(text, v6: true) ? .inet6
-            : MilterClient.isAddress(text, v6: false) ? .inet4 : .unknown
+        let family: Family = IPAddress(text).map { $0.family == .v4 ? .inet4 : .inet6 } ?? .unknown
         let address = family == .unknown ? "" : text
         var hostname = name ?? ""
         if hostname == "unknown" || hostname.isEmpty, !address.isEmpty { hostname = "[\(address)]" }
         let port = portMacro.flatMap { Int($0) }.flatMap { (0...65535).contains($0) ? $0 : nil } ?? 0
         self.init(hostname: hostname, address: address, port: family == .unknown ? 0 : port, family: family)
-    }
-
-    private static func isAddress(_ text: String, v6: Bool) -> Bool {
-        var storage = in6_addr()
-        return text.withCString { inet_pton(v6 ? AF_INET6 : AF_INET, $0, &storage) } == 1
     }
 }
