@@ -145,12 +145,36 @@ struct RegexpTableTests {
         #expect(loaded.lookup("ok") == .found(value: "OK", line: 2))
     }
 
+    /// Found by FuzzRegexp (Fuzz/crashes/FuzzRegexp/interval-memory): glibc's regcomp() needs
+    /// memory growing with the square of a repetition count (`a{1,32767}`: 8 GB), so such a rule
+    /// is refused (file:line error, rule skipped) and the rest of the table still works.
+    @Test(arguments: [
+        "/^a{1,32767}$/ REJECT big interval\n",
+        "/heO?????{1,3421}ich/ REJECT the fuzzer's pattern\n",
+        "/^a\\{1,32767\\}$/x REJECT basic syntax\n",
+    ])
+    func patternsTooBigForRegcompAreRefused(_ table: String) throws {
+        let started = ContinuousClock.now
+        let (loaded, diagnostics) = Self.load("/^ok$/ OK\n" + table + "/^no$/ REJECT no\n")
+        #expect(ContinuousClock.now - started < .seconds(2))
+        let d = try #require(diagnostics.first)
+        #expect(diagnostics.count == 1)
+        #expect(d.severity == .error)
+        #expect(d.location == HeloPolicy.SourceLocation(file: "/etc/postfix/helo.re", line: 2))
+        #expect(d.message.hasPrefix("pattern too big: the C library's regcomp() would need more than about 30 MB"), "\(d.message)")
+        #expect(loaded.lookup("ok") == .found(value: "OK", line: 1))
+        #expect(loaded.lookup("no") == .found(value: "REJECT no", line: 3))
+        #expect(loaded.lookup("aaa") == .notFound)
+    }
+
     @Test(arguments: [
         "/a{1,2}+*?+*?+/ REJECT eight\n",
         "/[+++++++++++]/ REJECT literal pluses in a bracket\n",
         "/[[:alpha:]+++++++++++]/ REJECT in a class bracket\n",
         "/\\+\\+\\+\\+\\+\\+\\+\\+\\+\\+/ REJECT escaped pluses\n",
         "/a++++++++++/x REJECT literal pluses in basic syntax\n",
+        "/^[a-z0-9-]{1,63}(\\.[a-z0-9-]{1,63}){1,126}$/ REJECT a long hostname pattern\n",
+        "/^a{1,32767}$/x REJECT literal braces in basic syntax\n",
     ])
     func otherPatternsAreKept(_ table: String) {
         let (_, diagnostics) = Self.load(table)

@@ -88,10 +88,14 @@ final class POSIXPattern: PatternMatcher, @unchecked Sendable {
     /// Compiles a pattern; on failure returns the `regerror()` text, which Postfix logs as the
     /// whole warning.
     static func compile(_ source: PatternSource) -> Result<POSIXPattern, PatternCompileFailure> {
-        let stacked = stackedRepetitions(source.bytes, extended: source.options.contains(.extended))
-        guard stacked <= maximumStackedRepetitions else {
+        let analysis = RegcompCost.analyze(source.bytes, extended: source.options.contains(.extended))
+        guard analysis.stackedRepetitions <= maximumStackedRepetitions else {
             return .failure(PatternCompileFailure(message:
-                "\(stacked) repetition operators in a row (at most \(maximumStackedRepetitions)): the C library's regcomp() would take hours to compile this"))
+                "\(analysis.stackedRepetitions) repetition operators in a row (at most \(maximumStackedRepetitions)): the C library's regcomp() would take hours to compile this"))
+        }
+        guard analysis.cost <= RegcompCost.limit else {
+            return .failure(PatternCompileFailure(message:
+                "pattern too big: the C library's regcomp() would need more than about 30 MB for it (large repetition counts such as {1,1000}, and long runs of optional parts, grow it with their square)"))
         }
         let regex = UnsafeMutablePointer<regex_t>.allocate(capacity: 1)
         let cString = source.bytes.map { CChar(bitPattern: $0) } + [0]
@@ -110,68 +114,6 @@ final class POSIXPattern: PatternMatcher, @unchecked Sendable {
     /// on one atom (`e+++…`: 20 take a second, 30 would take a quarter of an hour), so a table
     /// could stop heloguard (and Postfix) from starting. More than this many are refused.
     static let maximumStackedRepetitions = 8
-
-    /// The longest run of repetition operators (`*`, `+`, `?`, `{m,n}`; in basic syntax `*`,
-    /// `\+`, `\?`, `\{m,n\}`) applied one after another, outside bracket expressions.
-    static func stackedRepetitions(_ pattern: [UInt8], extended: Bool) -> Int {
-        func byte(_ index: Int) -> UInt8 { index < pattern.count ? pattern[index] : 0 }
-        /// The index after an interval's closing brace (`}` or `\}`) that starts at `index`, if any.
-        func intervalEnd(_ index: Int) -> Int? {
-            var end = index
-            while byte(end) >= 0x30 && byte(end) <= 0x39 || byte(end) == UInt8(ascii: ",") { end += 1 }
-            if extended { return byte(end) == UInt8(ascii: "}") ? end + 1 : nil }
-            return byte(end) == UInt8(ascii: "\\") && byte(end + 1) == UInt8(ascii: "}") ? end + 2 : nil
-        }
-        var longest = 0
-        var run = 0
-        var index = 0
-        while index < pattern.count {
-            var next = index + 1
-            var isOperator = false
-            switch pattern[index] {
-            case UInt8(ascii: "\\"):
-                next = index + 2
-                let escaped = byte(index + 1)
-                if !extended && (escaped == UInt8(ascii: "+") || escaped == UInt8(ascii: "?")) {
-                    isOperator = true
-                } else if !extended && escaped == UInt8(ascii: "{"), let end = intervalEnd(index + 2) {
-                    isOperator = true
-                    next = end
-                }
-            case UInt8(ascii: "["):
-                // A bracket expression: a `]` first (or after `^`) is literal; `[:` `[.` `[=` nest.
-                var end = index + 1
-                if byte(end) == UInt8(ascii: "^") { end += 1 }
-                if byte(end) == UInt8(ascii: "]") { end += 1 }
-                while end < pattern.count && byte(end) != UInt8(ascii: "]") {
-                    let open = byte(end + 1)
-                    if byte(end) == UInt8(ascii: "["), open == UInt8(ascii: ":") || open == UInt8(ascii: ".") || open == UInt8(ascii: "=") {
-                        end += 2
-                        while end < pattern.count && !(byte(end) == open && byte(end + 1) == UInt8(ascii: "]")) { end += 1 }
-                        end += 2
-                    } else {
-                        end += 1
-                    }
-                }
-                next = end + 1
-            case UInt8(ascii: "*"):
-                isOperator = true
-            case UInt8(ascii: "+"), UInt8(ascii: "?"):
-                isOperator = extended
-            case UInt8(ascii: "{") where extended:
-                if let end = intervalEnd(index + 1) {
-                    isOperator = true
-                    next = end
-                }
-            default:
-                break
-            }
-            run = isOperator ? run + 1 : 0
-            longest = max(longest, run)
-            index = next
-        }
-        return longest
-    }
 
     func match(_ subject: [UInt8], groups: Int) -> PatternMatchResult {
         let wanted = groups > 0 ? min(groups, groupCount) + 1 : 0
