@@ -22,8 +22,8 @@ enum RegcompCost {
     /// What `regcomp()` would face: the estimate (at most `ceiling`; reading stops there, so it
     /// stays cheap for any input) and the longest run of repetition operators on one atom.
     struct Analysis: Equatable {
-        var cost: Int
-        var stackedRepetitions: Int
+        let cost: Int
+        let stackedRepetitions: Int
     }
 
     /// Reads `pattern` as an extended (ERE) or a basic (BRE) expression. The stacked operators
@@ -39,11 +39,11 @@ enum RegcompCost {
     /// reading (all of them reached when it can match empty); `tail`: the nodes whose closure
     /// reaches its end; `cost`: the closure sizes of its nodes, counted inside it.
     struct Shape {
-        var nodes: Int
-        var nullable: Bool
-        var head: Int
-        var tail: Int
-        var cost: Int
+        let nodes: Int
+        let nullable: Bool
+        let head: Int
+        let tail: Int
+        let cost: Int
 
         static let empty = Shape(nodes: 0, nullable: true, head: 0, tail: 0, cost: 0)
         /// A node that reads a byte: a character, `.`, a bracket expression, a back-reference.
@@ -116,8 +116,8 @@ enum RegcompCost {
     }
 
     /// A recursive-descent reading of the pattern, in glibc's extended or basic syntax, that
-    /// builds only `Shape`s. What it cannot read is taken as a literal byte: `regcomp()` refuses
-    /// such a pattern itself, so the estimate need not be right for it.
+    /// builds only `Shape`s. What it does not recognise counts as one literal byte: glibc reads
+    /// most of that as literal too, and refuses the pattern for the rest.
     struct Parser {
         let pattern: [UInt8]
         let extended: Bool
