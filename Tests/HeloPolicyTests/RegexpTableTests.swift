@@ -161,7 +161,7 @@ struct RegexpTableTests {
         #expect(diagnostics.count == 1)
         #expect(d.severity == .error)
         #expect(d.location == HeloPolicy.SourceLocation(file: "/etc/postfix/helo.re", line: 2))
-        #expect(d.message.hasPrefix("pattern too big: the C library's regcomp() would need more than about 30 MB"), "\(d.message)")
+        #expect(d.message.hasPrefix("pattern too big: the C library's regcomp() would need tens of megabytes or more for it"), "\(d.message)")
         #expect(loaded.lookup("ok") == .found(value: "OK", line: 1))
         #expect(loaded.lookup("no") == .found(value: "REJECT no", line: 3))
         #expect(loaded.lookup("aaa") == .notFound)

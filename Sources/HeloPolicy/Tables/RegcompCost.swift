@@ -4,19 +4,22 @@
 /// glibc rewrites `X{n,m}` as n copies of `X` followed by m−n optional copies nested to the left
 /// (`((X? X)? X)?`; `parse_dup_op` in its `regcomp.c`), `X+` as `X X*`, and then stores, for
 /// every node of the expanded pattern, the set of nodes it reaches without reading a byte (its
-/// epsilon closure). Long runs of optional parts make those sets grow with the square of the
-/// run: `a{1,4000}` takes about 130 MB, `a{1,32767}` 8 GB and 18 s, `((a?){1,60}){1,60}` 1.7 GB
-/// (measured). Postfix hands the same patterns to the same `regcomp()`.
+/// epsilon closure). Long runs of optional parts and long alternations make those sets grow
+/// with the square of the run: `a{1,4000}` takes about 130 MB, `a{1,32767}` 8 GB and 18 s,
+/// `((a?){1,60}){1,60}` 1.7 GB, an alternation of 3,000 host names 260 MB (measured). Postfix
+/// hands the same patterns to the same `regcomp()`.
 ///
 /// The estimate follows glibc's expansion on a summary of each sub-pattern — its node count,
 /// whether it can match the empty string, how many nodes its entry and its end reach without
 /// reading — and adds up the closure sizes, plus 16 for each node (a node costs about as much
-/// as 16 closure entries). Measured against `regcomp()`'s peak memory for 40 patterns from a few
-/// hundred units to 250 million: 8 to 16 bytes a unit for every pattern above 400,000 units.
+/// as 16 closure entries). Measured against `regcomp()`'s peak memory for 45 patterns from a few
+/// hundred units to 250 million: 8 to 26 bytes a unit for every pattern above 400,000 units
+/// (8 for a repeated character, 13 to 16 for repeated groups, 23 to 26 for alternations).
 enum RegcompCost {
-    /// Estimates above this are refused: at most about 30 MB for `regcomp()`. Patterns people
-    /// write are far below — the hostname pattern `^[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63}){1,126}$`
-    /// is about 800,000 (11 MB), a 300-name alternation 190,000 — and compile in milliseconds.
+    /// Estimates above this are refused (a pattern at the limit takes `regcomp()` 16 to 50 MB,
+    /// by its shape). Patterns people write are far below — the hostname pattern
+    /// `^[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63}){1,126}$` is about 800,000 (11 MB), a 300-name
+    /// alternation 190,000 — and compile in milliseconds.
     static let limit = 2_000_000
 
     /// What `regcomp()` would face: the estimate (at most `ceiling`; reading stops there, so it

@@ -95,7 +95,7 @@ final class POSIXPattern: PatternMatcher, @unchecked Sendable {
         }
         guard analysis.cost <= RegcompCost.limit else {
             return .failure(PatternCompileFailure(message:
-                "pattern too big: the C library's regcomp() would need more than about 30 MB for it (large repetition counts such as {1,1000}, and long runs of optional parts, grow it with their square)"))
+                "pattern too big: the C library's regcomp() would need tens of megabytes or more for it (its memory grows with the square of a repetition count such as {1,1000}, of a run of optional parts, of the number of alternatives)"))
         }
         let regex = UnsafeMutablePointer<regex_t>.allocate(capacity: 1)
         let cString = source.bytes.map { CChar(bitPattern: $0) } + [0]
