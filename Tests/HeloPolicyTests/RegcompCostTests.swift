@@ -28,6 +28,9 @@ struct RegcompCostTests {
         Case(pattern: String(repeating: "a?", count: 2000), extended: true, refused: true, measured: "33 MB"),
         Case(pattern: String(repeating: "a{32767}", count: 10), extended: true, refused: true, measured: "69 MB"),
         Case(pattern: alternation(2000), extended: true, refused: true, measured: "2,000 names: 117 MB"),
+        // glibc copies X for X+, so `+` on nested groups doubles the pattern at each level.
+        Case(pattern: String(repeating: "(", count: 18) + "a" + String(repeating: "+)", count: 18), extended: true,
+             refused: true, measured: "18 nested groups with +: 1.7 GB, 2 s"),
         Case(pattern: "a\\{1,32767\\}", extended: false, refused: true, measured: "basic syntax"),
         Case(pattern: "\\(\\(a\\?\\)\\{1,60\\}\\)\\{1,60\\}", extended: false, refused: true, measured: "basic syntax, GNU \\?"),
         Case(pattern: String(repeating: "(", count: 600) + "a" + String(repeating: ")", count: 600), extended: true,
@@ -40,6 +43,8 @@ struct RegcompCostTests {
         Case(pattern: ".{0,1000}", extended: true, refused: false, measured: "8 MB"),
         Case(pattern: "a{32767}", extended: true, refused: false, measured: "7 MB"),
         Case(pattern: "(a?){1,400}", extended: true, refused: false, measured: "24 MB"),
+        Case(pattern: String(repeating: "(", count: 10) + "a" + String(repeating: "+)", count: 10), extended: true,
+             refused: false, measured: "10 nested groups with +: 5 MB"),
         Case(pattern: String(repeating: "a?", count: 1000), extended: true, refused: false, measured: "8 MB"),
         Case(pattern: String(repeating: "x{0}", count: 1000), extended: true, refused: false, measured: "nothing repeated"),
         Case(pattern: "a{1,32767}", extended: false, refused: false, measured: "basic syntax: literal braces"),
