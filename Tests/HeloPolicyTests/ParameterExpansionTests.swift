@@ -92,6 +92,28 @@ struct ParameterExpansionTests {
         #expect(errors.allSatisfy { $0.message.contains("unreasonable macro call nesting") })
     }
 
+    /// `a = $b$b`, `b = $c$c`, ...: the text doubles at every level (40 levels would be a
+    /// terabyte). Each expansion stops with an error after 10,000 references or 1,000,000 bytes,
+    /// quickly; a long value made below the limits still expands whole.
+    @Test(arguments: [(40, "x", true), (12, "x", false), (12, String(repeating: "y", count: 300), true)])
+    func doublingReferencesStopAtTheLimits(levels: Int, leaf: String, refused: Bool) {
+        let lines = (0..<levels).map { "p\($0) = $p\($0 + 1)$p\($0 + 1)" } + ["p\(levels) = \(leaf)"]
+        let started = ContinuousClock.now
+        let (mainCf, _) = MainCf.parse(lines.joined(separator: "\n"), file: "main.cf")
+        let parameters = Parameters(mainCf: mainCf, defaults: [:])
+        #expect(ContinuousClock.now - started < .seconds(5))
+        let errors = parameters.diagnostics.filter { $0.severity == .error }
+        if refused {
+            #expect(!errors.isEmpty)
+            let limit = leaf.count > 1 ? "expansion longer than 1000000 bytes" : "expansion follows more than 10000 $name references"
+            #expect(errors.allSatisfy { $0.message.contains(limit) && $0.location?.file == "main.cf" }, "\(errors)")
+            #expect(errors.contains { $0.location?.line == 1 })
+        } else {
+            #expect(errors.isEmpty, "\(errors)")
+            #expect(parameters.value("p0") == String(repeating: leaf, count: 1 << levels))
+        }
+    }
+
     @Test func locationIsNilForDefaults() {
         let (mainCf, _) = MainCf.parse("\nsmtpd_helo_required = yes", file: "main.cf")
         let parameters = KnownParameters.parameters(from: mainCf, systemHostname: "mx.example.org", interfaces: [])

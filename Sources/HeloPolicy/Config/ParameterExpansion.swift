@@ -15,6 +15,10 @@
 ///   warning naming the assignment whose value refers to it.
 /// - More than 100 nested expansions (a reference loop such as `a = $b`, `b = $a`) stop with an
 ///   error instead of hanging; Postfix stops with "unreasonable macro call nesting" too.
+/// - An expansion longer than 1,000,000 bytes, or that follows more than 10,000 references, stops
+///   with an error. References that each use the next one twice (`a = $b$b`, `b = $c$c`, ...)
+///   double the text at every level: 30 short lines would make a gigabyte. Postfix has no such
+///   limit, but expands only the parameters it uses.
 /// - Syntax errors (`${x`, a lone `$`, `${a b}`, garbage after `${x?{a}}`) are errors, as they are
 ///   fatal in Postfix. Postfix's relational expressions (`${{a} == {b}?...}`) and named functions
 ///   (`${name{text}}`) are refused as not supported, never silently ignored.
@@ -126,6 +130,9 @@ struct MacroExpander {
 
     /// Postfix's limit on nested expansions.
     static let nestingLimit = 100
+    /// heloguard's limits on one expansion: its length in bytes, the references it follows.
+    static let lengthLimit = 1_000_000
+    static let referenceLimit = 10_000
 
     let lookup: (String) -> String?
     let rawNames: Set<String>
@@ -136,6 +143,7 @@ struct MacroExpander {
     /// `MAC_PARSE_UNDEF`); only recorded in `.once` mode.
     private(set) var usedUndefinedName = false
     private var level = 0
+    private var references = 0
     private var failed = false
 
     init(lookup: @escaping (String) -> String?, rawNames: Set<String>, mode: Mode = .recursive) {
@@ -158,6 +166,14 @@ struct MacroExpander {
         failed = true
     }
 
+    /// Adds expanded text to the result, failing once the result is longer than `lengthLimit`.
+    private mutating func append<Bytes: Sequence>(_ bytes: Bytes, owner: String?) where Bytes.Element == UInt8 {
+        result += bytes
+        if result.count > Self.lengthLimit {
+            fail(nil, "expansion longer than \(Self.lengthLimit) bytes (do $name references use each other more than once, doubling at every level?)")
+        }
+    }
+
     /// `mac_parse()`: split into literal text and `$` expressions.
     private mutating func parse(_ text: [UInt8], owner: String?) {
         let whole = String(decoding: text, as: UTF8.self)
@@ -175,7 +191,7 @@ struct MacroExpander {
                 index += 2
                 continue
             }
-            result += literal
+            append(literal, owner: owner)
             literal.removeAll()
             index += 1
             var expression: [UInt8]
@@ -207,7 +223,7 @@ struct MacroExpander {
             }
             evaluate(expression, owner: owner)
         }
-        if !failed { result += literal }
+        if !failed { append(literal, owner: owner) }
     }
 
     private func skipSpace(_ text: [UInt8], _ index: Int) -> Int {
@@ -236,6 +252,11 @@ struct MacroExpander {
     private mutating func evaluate(_ text: [UInt8], owner: String?) {
         level += 1
         defer { level -= 1 }
+        references += 1
+        if references > Self.referenceLimit {
+            fail(nil, "expansion follows more than \(Self.referenceLimit) $name references (do they use each other more than once, doubling at every level?)")
+            return
+        }
         if level > Self.nestingLimit {
             fail(nil, "unreasonable macro call nesting: \"\(String(decoding: text, as: UTF8.self))\" (a loop of $name references?)")
             return
@@ -334,7 +355,7 @@ struct MacroExpander {
                 usedUndefinedName = true
                 return
             }
-            result += filter.apply(value.utf8)
+            append(filter.apply(value.utf8), owner: owner)
         }
     }
 }
