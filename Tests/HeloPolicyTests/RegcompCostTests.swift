@@ -60,6 +60,46 @@ struct RegcompCostTests {
         #expect((analysis.cost > RegcompCost.limit) == c.refused, "estimate \(analysis.cost)")
     }
 
+    /// Paths that read nothing from an anchor: each case gives `regcomp()`'s time for the
+    /// pattern on Debian 12 (found by FuzzRegexp: Fuzz/crashes/FuzzRegexp/anchored-paths).
+    static let pathCases: [Case] = [
+        // Refused: each takes regcomp() from a second to far longer than anyone waits.
+        Case(pattern: "^'^a*++++++b+++++k++++++c+++++", extended: true, refused: true,
+             measured: "the fuzzer's pattern in ASCII: over 5 minutes"),
+        Case(pattern: "^a*+++++", extended: true, refused: true, measured: "9 s"),
+        Case(pattern: "^a*++++b*++++", extended: true, refused: true, measured: "9 s"),
+        Case(pattern: "^a*+++b*+++c*+++d*+++", extended: true, refused: true, measured: "6 s"),
+        Case(pattern: "^((a*)++){8}", extended: true, refused: true, measured: "15 s"),
+        Case(pattern: "^((a*)*){22}", extended: true, refused: true, measured: "over 20 s"),
+        Case(pattern: "^((a?|b?)*){14}", extended: true, refused: true, measured: "over 20 s"),
+        Case(pattern: "^((a*)?b?)++++", extended: true, refused: true, measured: "over 20 s"),
+        Case(pattern: "(x|^a*)+++++", extended: true, refused: true, measured: "an anchor inside the group: over 20 s"),
+        Case(pattern: "\\<a*+++++", extended: true, refused: true, measured: "a word anchor: 15 s"),
+        Case(pattern: "$a*+++++", extended: true, refused: true, measured: "$ before: 11 s"),
+        Case(pattern: "^((a*)+){16}", extended: true, refused: true, measured: "1.3 s"),
+        Case(pattern: "^\\(a*\\)\\+\\+\\+\\+\\+", extended: false, refused: true, measured: "basic syntax: over 15 s"),
+        // Kept: the same shapes smaller, without an anchor before them, and what people write.
+        Case(pattern: "^a*++++", extended: true, refused: false, measured: "10 ms"),
+        Case(pattern: "^((a*)+){14}", extended: true, refused: false, measured: "0.3 s"),
+        Case(pattern: "a*+++++$", extended: true, refused: false, measured: "$ after: 3 ms"),
+        Case(pattern: "^ba*+++++", extended: true, refused: false, measured: "a byte between: 4 ms"),
+        Case(pattern: "((((((a*)+)+)+)+)+)+", extended: true, refused: false, measured: "no anchor: 23 ms"),
+        Case(pattern: "^\\(a*\\)\\+\\+\\+", extended: false, refused: false, measured: "basic syntax: 3 ms"),
+        Case(pattern: "^(www\\.)?(mail\\.)?([a-z0-9-]+\\.)*example\\.com$", extended: true, refused: false,
+             measured: "under 1 ms"),
+        Case(pattern: "^(a?b?c?)*$", extended: true, refused: false, measured: "under 1 ms"),
+        Case(pattern: "\\bdyn(amic)?[-.]?(ip)?\\b", extended: true, refused: false, measured: "under 1 ms"),
+    ]
+
+    @Test(arguments: pathCases)
+    func anchoredPaths(_ c: Case) {
+        let started = ContinuousClock.now
+        let analysis = RegcompCost.analyze(Array(c.pattern.utf8), extended: c.extended)
+        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(analysis.cost <= RegcompCost.limit && analysis.stackedRepetitions <= 8, "\(analysis)")
+        #expect((analysis.anchoredPaths > RegcompCost.pathLimit) == c.refused, "paths \(analysis.anchoredPaths)")
+    }
+
     /// The estimate grows with the square of a run of optional copies, as glibc's memory does
     /// (measured: a{1,1000} 8 MB, a{1,2000} 32 MB, a{1,4000} 127 MB).
     @Test func growsWithTheSquareOfTheRepetitionCount() {

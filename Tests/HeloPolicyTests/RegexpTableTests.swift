@@ -167,6 +167,27 @@ struct RegexpTableTests {
         #expect(loaded.lookup("aaa") == .notFound)
     }
 
+    /// Found by FuzzRegexp (Fuzz/crashes/FuzzRegexp/anchored-paths, over five minutes in
+    /// regcomp()): after an anchor, glibc follows every way through the parts that can match
+    /// empty, and each `+` on such a part multiplies them. Refused like a pattern too big.
+    @Test(arguments: [
+        "/^'^a*++++++b+++++k++++++c+++++/ REJECT the fuzzer's pattern in ASCII\n",
+        "/^(a*)+++++$/ REJECT stacked on a group\n",
+        "/^\\(a*\\)\\+\\+\\+\\+\\+/x REJECT basic syntax\n",
+    ])
+    func patternsTooSlowForRegcompAreRefused(_ table: String) throws {
+        let started = ContinuousClock.now
+        let (loaded, diagnostics) = Self.load("/^ok$/ OK\n" + table + "/^no$/ REJECT no\n")
+        #expect(ContinuousClock.now - started < .seconds(2))
+        let d = try #require(diagnostics.first)
+        #expect(diagnostics.count == 1)
+        #expect(d.severity == .error)
+        #expect(d.location == HeloPolicy.SourceLocation(file: "/etc/postfix/helo.re", line: 2))
+        #expect(d.message.hasPrefix("pattern too slow to compile: the C library's regcomp() would take seconds or more for it"), "\(d.message)")
+        #expect(loaded.lookup("ok") == .found(value: "OK", line: 1))
+        #expect(loaded.lookup("no") == .found(value: "REJECT no", line: 3))
+    }
+
     @Test(arguments: [
         "/a{1,2}+*?+*?+/ REJECT eight\n",
         "/[+++++++++++]/ REJECT literal pluses in a bracket\n",

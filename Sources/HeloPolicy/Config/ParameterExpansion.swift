@@ -167,7 +167,7 @@ struct MacroExpander {
     }
 
     /// Adds expanded text to the result, failing once the result is longer than `lengthLimit`.
-    private mutating func append<Bytes: Sequence>(_ bytes: Bytes, owner: String?) where Bytes.Element == UInt8 {
+    private mutating func append<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
         result += bytes
         if result.count > Self.lengthLimit {
             fail(nil, "expansion longer than \(Self.lengthLimit) bytes (do $name references use each other more than once, doubling at every level?)")
@@ -191,7 +191,7 @@ struct MacroExpander {
                 index += 2
                 continue
             }
-            append(literal, owner: owner)
+            append(literal)
             literal.removeAll()
             index += 1
             var expression: [UInt8]
@@ -223,7 +223,7 @@ struct MacroExpander {
             }
             evaluate(expression, owner: owner)
         }
-        if !failed { append(literal, owner: owner) }
+        if !failed { append(literal) }
     }
 
     private func skipSpace(_ text: [UInt8], _ index: Int) -> Int {
@@ -355,7 +355,7 @@ struct MacroExpander {
                 usedUndefinedName = true
                 return
             }
-            append(filter.apply(value.utf8), owner: owner)
+            append(filter.apply(value.utf8))
         }
     }
 }

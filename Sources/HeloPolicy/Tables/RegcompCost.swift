@@ -15,6 +15,17 @@
 /// as 16 closure entries). Measured against `regcomp()`'s peak memory for 45 patterns from a few
 /// hundred units to 250 million: 8 to 26 bytes a unit for every pattern above 400,000 units
 /// (8 for a repeated character, 13 to 16 for repeated groups, 23 to 26 for alternations).
+///
+/// Time has a second cause. Nodes reached through an anchor (`^`, `$`, `\b` and the other GNU
+/// anchors) carry its condition, and glibc works those out by following every path that reads
+/// nothing from the anchor on, one by one. A part that can match empty gives several such paths,
+/// and since `X+` is `X X*`, each `+` on it multiplies their number by itself plus one: `^a*+++`
+/// has 42, `^a*++++` 1,806 (10 ms), `^a*+++++` 3.3 million (9 s), `^a*++++++` 10^13 (FuzzRegexp
+/// found one: Fuzz/crashes/FuzzRegexp/anchored-paths, over five minutes). Paths through parts
+/// in a row multiply as well (`^a*+++b*+++c*+++d*+++`: 3.1 million, 6 s). The estimate counts
+/// those paths too. glibc follows fewer paths through a `?` or an alternation outside a loop
+/// than this count says (`^((a?)?){22}` compiles in 10 ms), but every slow pattern measured was
+/// counted above the limit, and the patterns people write stay far below it.
 enum RegcompCost {
     /// Estimates above this are refused (a pattern at the limit takes `regcomp()` 16 to 50 MB,
     /// by its shape). Patterns people write are far below — the hostname pattern
@@ -22,10 +33,17 @@ enum RegcompCost {
     /// alternation 190,000 — and compile in milliseconds.
     static let limit = 2_000_000
 
+    /// Patterns whose anchors start more paths than this are refused: `regcomp()` spends 2 to
+    /// 20 microseconds a path (measured: `^((a*)+){16}`, 65,536 paths, 1.3 s), so at the limit
+    /// it takes under half a second. What people write has a handful (`^(www\.)?[a-z.]*$`: 2).
+    static let pathLimit = 20_000
+
     /// What `regcomp()` would face: the estimate (at most `ceiling`; reading stops there, so it
-    /// stays cheap for any input) and the longest run of repetition operators on one atom.
-    struct Analysis: Equatable {
+    /// stays cheap for any input), the most paths that read nothing from its anchors (at most
+    /// `ceiling`), and the longest run of repetition operators on one atom.
+    struct Analysis {
         let cost: Int
+        let anchoredPaths: Int
         let stackedRepetitions: Int
     }
 
@@ -35,24 +53,33 @@ enum RegcompCost {
         var parser = Parser(pattern: pattern, extended: extended, ceiling: ceiling)
         let whole = parser.alternation(depth: 0)
         return Analysis(cost: Shape.add(whole.cost, Shape.multiply(whole.nodes, 16, ceiling), ceiling),
-                        stackedRepetitions: parser.longestStack)
+                        anchoredPaths: whole.anchorPeak, stackedRepetitions: parser.longestStack)
     }
 
     /// What the estimate keeps of a sub-pattern. `head`: the nodes its entry reaches without
     /// reading (all of them reached when it can match empty); `tail`: the nodes whose closure
-    /// reaches its end; `cost`: the closure sizes of its nodes, counted inside it.
+    /// reaches its end; `cost`: the closure sizes of its nodes, counted inside it. `paths`: the
+    /// paths from its entry to its end that read nothing (0 when it cannot match empty);
+    /// `anchorPaths`: those from the anchors inside it to its end; `anchorPeak`: the most
+    /// anchored paths at any point inside it.
     struct Shape {
         let nodes: Int
         let nullable: Bool
         let head: Int
         let tail: Int
         let cost: Int
+        var paths = 1
+        var anchorPaths = 0
+        var anchorPeak = 0
 
         static let empty = Shape(nodes: 0, nullable: true, head: 0, tail: 0, cost: 0)
         /// A node that reads a byte: a character, `.`, a bracket expression, a back-reference.
-        static let reading = Shape(nodes: 1, nullable: false, head: 1, tail: 0, cost: 1)
-        /// A node that reads nothing: an anchor, a group's open and close.
+        static let reading = Shape(nodes: 1, nullable: false, head: 1, tail: 0, cost: 1, paths: 0)
+        /// A node that reads nothing: a group's open and close.
         static let silent = Shape(nodes: 1, nullable: true, head: 1, tail: 1, cost: 1)
+        /// A node that reads nothing but sets a condition: an anchor.
+        static let anchor = Shape(nodes: 1, nullable: true, head: 1, tail: 1, cost: 1,
+                                  anchorPaths: 1, anchorPeak: 1)
 
         static func add(_ a: Int, _ b: Int, _ ceiling: Int) -> Int {
             let (sum, overflow) = a.addingReportingOverflow(b)
@@ -66,25 +93,32 @@ enum RegcompCost {
 
         /// `a` then `b`: the nodes at `a`'s end also reach `b`'s entry.
         static func concatenation(_ a: Shape, _ b: Shape, _ ceiling: Int) -> Shape {
-            Shape(nodes: add(a.nodes, b.nodes, ceiling),
-                  nullable: a.nullable && b.nullable,
-                  head: a.nullable ? add(a.head, b.head, ceiling) : a.head,
-                  tail: b.nullable ? add(b.tail, a.tail, ceiling) : b.tail,
-                  cost: add(add(a.cost, b.cost, ceiling), multiply(a.tail, b.head, ceiling), ceiling))
+            let anchorPaths = add(multiply(a.anchorPaths, b.paths, ceiling), b.anchorPaths, ceiling)
+            return Shape(nodes: add(a.nodes, b.nodes, ceiling),
+                         nullable: a.nullable && b.nullable,
+                         head: a.nullable ? add(a.head, b.head, ceiling) : a.head,
+                         tail: b.nullable ? add(b.tail, a.tail, ceiling) : b.tail,
+                         cost: add(add(a.cost, b.cost, ceiling), multiply(a.tail, b.head, ceiling), ceiling),
+                         paths: multiply(a.paths, b.paths, ceiling), anchorPaths: anchorPaths,
+                         anchorPeak: max(a.anchorPeak, b.anchorPeak, anchorPaths))
         }
 
         /// `a?` (glibc's OP_ALT with one branch): a node that reaches `a`'s entry and its own end.
         static func optional(_ a: Shape, _ ceiling: Int) -> Shape {
             let head = add(a.head, 1, ceiling)
             return Shape(nodes: add(a.nodes, 1, ceiling), nullable: true, head: head,
-                         tail: add(a.tail, 1, ceiling), cost: add(a.cost, head, ceiling))
+                         tail: add(a.tail, 1, ceiling), cost: add(a.cost, head, ceiling),
+                         paths: add(a.paths, 1, ceiling), anchorPaths: a.anchorPaths, anchorPeak: a.anchorPeak)
         }
 
-        /// `a*`: as `a?`, and `a`'s end loops back to the entry.
+        /// `a*`: as `a?`, and `a`'s end loops back to the entry (so a path from an anchor inside
+        /// goes round once more, or out).
         static func star(_ a: Shape, _ ceiling: Int) -> Shape {
             let loop = optional(a, ceiling)
+            let anchorPaths = multiply(a.anchorPaths, loop.paths, ceiling)
             return Shape(nodes: loop.nodes, nullable: true, head: loop.head, tail: loop.tail,
-                         cost: add(loop.cost, multiply(a.tail, loop.head, ceiling), ceiling))
+                         cost: add(loop.cost, multiply(a.tail, loop.head, ceiling), ceiling),
+                         paths: loop.paths, anchorPaths: anchorPaths, anchorPeak: max(a.anchorPeak, anchorPaths))
         }
 
         /// `a|b`: a node that reaches both entries.
@@ -93,7 +127,10 @@ enum RegcompCost {
             let head = add(add(a.head, b.head, ceiling), 1, ceiling)
             return Shape(nodes: add(add(a.nodes, b.nodes, ceiling), 1, ceiling), nullable: nullable,
                          head: head, tail: add(add(a.tail, b.tail, ceiling), nullable ? 1 : 0, ceiling),
-                         cost: add(add(a.cost, b.cost, ceiling), head, ceiling))
+                         cost: add(add(a.cost, b.cost, ceiling), head, ceiling),
+                         paths: add(a.paths, b.paths, ceiling),
+                         anchorPaths: add(a.anchorPaths, b.anchorPaths, ceiling),
+                         anchorPeak: max(a.anchorPeak, b.anchorPeak, add(a.anchorPaths, b.anchorPaths, ceiling)))
         }
 
         /// `a{low,high}` (`high` nil: unbounded) the way glibc expands it.
@@ -197,7 +234,7 @@ enum RegcompCost {
             if opensGroup {
                 guard depth < Self.maximumDepth else {
                     index = pattern.count
-                    return Shape(nodes: ceiling, nullable: false, head: 1, tail: 0, cost: ceiling)
+                    return Shape(nodes: ceiling, nullable: false, head: 1, tail: 0, cost: ceiling, paths: 0)
                 }
                 index += extended ? 1 : 2
                 let inner = alternation(depth: depth + 1)
@@ -211,10 +248,12 @@ enum RegcompCost {
             case UInt8(ascii: "\\"):
                 let escaped = byte(index + 1)
                 index += 2
-                return Self.escapedAnchors.contains(escaped) ? .silent : .reading
+                return Self.escapedAnchors.contains(escaped) ? .anchor : .reading
             case UInt8(ascii: "^"), UInt8(ascii: "$"):
+                // Anchors in extended syntax; in basic syntax only at the ends, literal elsewhere
+                // (counted as anchors everywhere: the estimate errs on the side of caution).
                 index += 1
-                return .silent
+                return .anchor
             default:
                 index += 1
                 return .reading

@@ -97,6 +97,10 @@ final class POSIXPattern: PatternMatcher, @unchecked Sendable {
             return .failure(PatternCompileFailure(message:
                 "pattern too big: the C library's regcomp() would need tens of megabytes or more for it (its memory grows with the square of a repetition count such as {1,1000}, of a run of optional parts, of the number of alternatives)"))
         }
+        guard analysis.anchoredPaths <= RegcompCost.pathLimit else {
+            return .failure(PatternCompileFailure(message:
+                "pattern too slow to compile: the C library's regcomp() would take seconds or more for it (it follows each way through the parts that can match empty after an anchor such as ^ or \\b, and each + or {n,m} on such a part multiplies them, as in ^(a*)+++++)"))
+        }
         let regex = UnsafeMutablePointer<regex_t>.allocate(capacity: 1)
         let cString = source.bytes.map { CChar(bitPattern: $0) } + [0]
         let status = inCLocale { regcomp(regex, cString, flags(for: source.options)) }
