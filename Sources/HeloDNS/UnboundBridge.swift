@@ -259,8 +259,8 @@ final class UnboundLogTap: @unchecked Sendable {
 // MARK: - Threads
 
 /// The signals the DNS threads block: those the application handles itself (HUP, INT and TERM
-/// stop the milter, USR1 reloads it: libmilter and heloguard's SignalWatcher take them in
-/// threads of their own) and SIGPIPE (a write to a closed socket returns EPIPE instead). Never
+/// stop the milter, USR1 reloads it: heloguard's main thread and SignalWatcher's thread take
+/// them) and SIGPIPE (a write to a closed socket returns EPIPE instead). Never
 /// all signals: on a crash the Swift runtime's backtracer pauses every thread with SIGUSR1,
 /// SIGUSR2 or SIGPROF before it writes its report, and leaves out a thread that blocks all three.
 var applicationSignals: sigset_t {

@@ -1,6 +1,7 @@
 import Foundation
 import HeloPolicy
 import MilterKit
+import Locking
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -177,22 +178,12 @@ public struct HeloGuardService: Sendable {
         return nil
     }
 
-    /// SIGUSR1 reloads (``reload(store:socket:systemd:log:)``); SIGTERM, SIGINT and SIGHUP stop libmilter,
-    /// and exit outright should it not stop within ``stopDeadlineSeconds``.
+    /// SIGUSR1 reloads (``reload(store:socket:systemd:log:)``); the stop signals are taken by
+    /// ``serve(_:_:systemd:)``.
     private static func watchSignals(_ startup: Startup, systemd: SystemdNotifier?) throws(SignalWatcher.StartError) {
-        let (log, store, socket, pidFile) = (startup.log, startup.store, startup.socket, startup.pidFile)
+        let (log, store, socket) = (startup.log, startup.store, startup.socket)
         try SignalWatcher.watch(reload: {
             reload(store: store, socket: socket, systemd: systemd, log: log)
-        }, stop: { signal in
-            log.info("\(signal) received; stopping")
-            systemd?.stopping()
-            MilterRunner.stop()
-            // libmilter ends its main loop within a few seconds; should it not, do not linger.
-            sleep(Self.stopDeadlineSeconds)
-            log.error("libmilter did not stop within \(Self.stopDeadlineSeconds) s; exiting with status \(Self.stopDeadlineStatus)")
-            store.current.penalties.shutdown(timeout: .seconds(2))
-            Self.removeFiles(socket: socket, pidFile: pidFile)
-            _exit(Self.stopDeadlineStatus)
         })
     }
 
@@ -218,26 +209,48 @@ public struct HeloGuardService: Sendable {
         }
     }
 
-    /// libmilter's main loop until a stop; then the queued state changes are written and the
-    /// socket and pid files removed.
+    /// libmilter's main loop (on a thread of its own) until a stop signal, which this thread
+    /// waits for; then the queued state changes are written and the socket and pid files
+    /// removed. Should all that not be done within ``stopDeadlineSeconds`` of the signal,
+    /// heloguard exits without waiting longer.
     private func serve(_ runner: MilterRunner, _ startup: Startup, systemd: SystemdNotifier?) -> Int32 {
-        let (log, store, socket) = (startup.log, startup.store, startup.socket)
+        let (log, store, socket, pidFile) = (startup.log, startup.store, startup.socket, startup.pidFile)
         log.info("starting heloguard \(options.version) (libmilter \(MilterRunner.libraryVersion)) on \(socket) with \(store.path)")
         systemd?.announceReadiness(of: socket, status: "serving on \(socket) with configuration #\(store.current.generation)")
-        var status: Int32 = 0
-        do throws(MilterRunnerError) {
-            try runner.run()
-            systemd?.stopping()
-            log.info("stopping heloguard \(options.version)")
+        let failure = Locked<MilterRunnerError?>(nil)
+        do throws(SignalWatcher.StartError) {
+            try SignalWatcher.serve({
+                do throws(MilterRunnerError) { try runner.run() } catch { failure.withLock { $0 = error } }
+            }, onStop: { signal in
+                log.info("\(signal) received; stopping")
+                systemd?.stopping()
+                MilterRunner.stop()
+                Thread.detachNewThread {
+                    sleep(Self.stopDeadlineSeconds)
+                    log.error("libmilter did not stop within \(Self.stopDeadlineSeconds) s; exiting with status \(Self.stopDeadlineStatus)")
+                    store.current.penalties.shutdown(timeout: .seconds(2))
+                    Self.removeFiles(socket: socket, pidFile: pidFile)
+                    _exit(Self.stopDeadlineStatus)
+                }
+            })
         } catch {
+            log.error(error.description)
+            Self.removeFiles(socket: socket, pidFile: pidFile)
+            return 1
+        }
+        var status: Int32 = 0
+        if let error = failure.withLock({ $0 }) {
             log.error("\(error.description); stopping")
             status = 1
+        } else {
+            systemd?.stopping()
+            log.info("stopping heloguard \(options.version)")
         }
         // Write what is queued (penalties, HELO log records), waiting a few seconds at most.
         if !store.current.penalties.shutdown(timeout: .seconds(5)) {
             log.warning("the state database did not take every queued change before shutdown; some were lost")
         }
-        Self.removeFiles(socket: socket, pidFile: startup.pidFile)
+        Self.removeFiles(socket: socket, pidFile: pidFile)
         return status
     }
 

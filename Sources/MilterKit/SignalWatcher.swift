@@ -3,11 +3,17 @@ import Glibc
 #endif
 import Locking
 
-/// Signals for a libmilter process. libmilter's own thread waits for SIGHUP, SIGTERM and SIGINT
-/// and stops the milter on any of them; SIGUSR1 is ours (reload). All four must be blocked in
-/// every thread (but the one ``watch(reload:stop:)`` starts for SIGUSR1), so ``blockSignals()``
-/// runs first thing in `main`, before any thread exists (threads inherit the mask); otherwise a
-/// SIGTERM kills the process outright.
+/// Signals for a libmilter process. SIGHUP, SIGTERM and SIGINT stop the milter, SIGUSR1 reloads
+/// it. All four (and the real-time signal that tells the main thread libmilter's loop ended)
+/// must be blocked in every thread (but the one ``watch(reload:)`` starts for SIGUSR1), so
+/// ``blockSignals()`` runs first thing in `main`, before any thread exists (threads inherit the
+/// mask); otherwise a SIGTERM kills the process outright.
+///
+/// The stop signals are the main thread's (``serve(_:onStop:)``), and libmilter's
+/// main loop runs on a thread of its own. libmilter starts a thread that waits for the same
+/// three signals, and of two threads waiting for a signal the kernel wakes the main thread
+/// first; when libmilter's thread took it, heloguard logged no stop, and a stop that came
+/// while libmilter's loop was between two checks made it fail ("smfi_main failed", exit 1).
 ///
 /// SIGUSR1 is taken by a handler in one thread that unblocks it, not by `sigwait`: on a crash
 /// the Swift runtime's backtracer pauses every thread with the first of SIGUSR1, SIGUSR2 and
@@ -16,7 +22,7 @@ import Locking
 /// that thread before the crash report and the exit (and the swallowed signals were reloads).
 public enum SignalWatcher {
     public static func blockSignals() {
-        // Exactly these four: a mask inherited from the parent (a test runner, a shell) may block
+        // Exactly these: a mask inherited from the parent (a test runner, a shell) may block
         // crash signals, or the signals the runtime's backtracer pauses threads with.
         var set = watchedSignals
         pthread_sigmask(SIG_SETMASK, &set, nil)
@@ -30,13 +36,11 @@ public enum SignalWatcher {
         public var description: String { "cannot start the signal threads: \(reason)" }
     }
 
-    /// Starts three threads: one takes SIGUSR1 (a reload request), one waits for the stop
-    /// signals and calls `stop` with the name, and one runs the reloads, one at a time.
-    /// libmilter's own thread waits for the stop signals too and the kernel hands each one to
-    /// one of the two waiters, so both paths must stop the milter. Reload requests that arrive
-    /// while a reload runs are merged into one more reload, so a burst of SIGUSR1 costs at most
-    /// two reloads and never a thread more; a slow reload never keeps a stop signal waiting.
-    public static func watch(reload: @escaping @Sendable () -> Void, stop: @escaping @Sendable (String) -> Void) throws(StartError) {
+    /// Starts two threads: one takes SIGUSR1 (a reload request) and one runs the reloads, one
+    /// at a time. Reload requests that arrive while a reload runs are merged into one more
+    /// reload, so a burst of SIGUSR1 costs at most two reloads and never a thread more; a slow
+    /// reload never keeps a stop signal waiting.
+    public static func watch(reload: @escaping @Sendable () -> Void) throws(StartError) {
         let requests = ReloadRequests()
         let readEnd = try installReloadHandler()
         try startThread {
@@ -55,21 +59,61 @@ public enum SignalWatcher {
                 if count > 0 { requests.add() } else if count == 0 || errno != EINTR { return }
             }
         }
+    }
+
+    /// Runs `body` on a new thread and waits on the calling thread, which must be the main one,
+    /// until `body` returns. On the first SIGTERM, SIGINT or SIGHUP meanwhile it calls `onStop`
+    /// with the signal's name (which should make `body` return); later ones change nothing.
+    /// The kernel hands a signal sent to the process to its main thread first when that thread
+    /// waits for it, so libmilter's own waiting thread never sees a stop signal.
+    public static func serve(_ body: @escaping () -> Void, onStop: (String) -> Void) throws(StartError) {
+        let mainThread = pthread_self()
+        let finished = finishedSignal
+        var start: [Int32] = [0, 0]
+        guard pipe(&start) == 0 else { throw StartError(reason: String(cString: strerror(errno))) }
+        let startRead = start[0]
         try startThread {
-            var set = signalSet([SIGHUP, SIGTERM, SIGINT])
-            var received: Int32 = 0
-            while true {
-                guard sigwait(&set, &received) == 0 else { continue }
-                switch received {
-                case SIGTERM: stop("SIGTERM")
-                case SIGINT: stop("SIGINT")
-                default: stop("SIGHUP")
-                }
-            }
+            var byte: UInt8 = 0
+            while read(startRead, &byte, 1) < 0 && errno == EINTR {}
+            close(startRead)
+            // A head start for the main thread's wait (libmilter starts its own waiting thread
+            // at once): a signal that comes meanwhile is the main thread's alone.
+            usleep(headStartMicroseconds)
+            body()
+            pthread_kill(mainThread, finished)
+        }
+        // A stop signal that came while heloguard was starting (blocked, so it waits) is taken
+        // before libmilter's thread exists; `body` then finds the stop already asked for.
+        var set = signalSet([SIGHUP, SIGTERM, SIGINT, finished])
+        var stopSet = signalSet([SIGHUP, SIGTERM, SIGINT])
+        var noWait = timespec()
+        let early = sigtimedwait(&stopSet, nil, &noWait)
+        var stopping = false
+        func stop(_ signal: Int32) {
+            guard !stopping else { return }
+            stopping = true
+            onStop(signal == SIGTERM ? "SIGTERM" : signal == SIGINT ? "SIGINT" : "SIGHUP")
+        }
+        if early > 0 { stop(early) }
+        var go: UInt8 = 1
+        _ = write(start[1], &go, 1)
+        close(start[1])
+        var received: Int32 = 0
+        while true {
+            guard sigwait(&set, &received) == 0 else { continue }
+            if received == finished { return }
+            stop(received)
         }
     }
 
-    private static var watchedSignals: sigset_t { signalSet([SIGHUP, SIGTERM, SIGINT, SIGUSR1]) }
+    /// How long libmilter's start waits for the main thread to be waiting for signals.
+    static let headStartMicroseconds: useconds_t = 10_000
+
+    /// The signal `serve`'s thread sends the main thread when `body` has returned: the first
+    /// real-time signal that glibc leaves to applications.
+    private static var finishedSignal: Int32 { __libc_current_sigrtmin() }
+
+    private static var watchedSignals: sigset_t { signalSet([SIGHUP, SIGTERM, SIGINT, SIGUSR1, finishedSignal]) }
 
     private static func signalSet(_ signals: [Int32]) -> sigset_t {
         var set = sigset_t()

@@ -136,13 +136,9 @@ final class MilterProcess {
     }
 
     /// SIGTERM, then waits for the exit; returns the exit status (SIGKILL and an error after the deadline).
-    func stop(signals: Int = 1) throws -> Int32 {
+    func stop() throws -> Int32 {
         // The test may have stopped it already (and read its exit status).
         if process.isRunning { process.terminate() }
-        for _ in 1..<max(signals, 1) {
-            Thread.sleep(forTimeInterval: 0.2)
-            if process.isRunning { Glibc.kill(process.processIdentifier, SIGTERM) }
-        }
         let deadline = ContinuousClock.now.advanced(by: Self.stopDeadline)
         while process.isRunning {
             guard ContinuousClock.now < deadline else {
