@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// Runs libmilter: registers the callbacks, opens the listening socket, and serves connections
-/// until ``stop()`` or a SIGTERM/SIGINT/SIGHUP (which libmilter's own signal thread handles).
+/// until ``stop()``. libmilter's own thread for SIGTERM, SIGINT and SIGHUP is never started (see
+/// `mi_control_startup` in CMilter): ``SignalWatcher`` takes those signals and calls ``stop()``.
 /// One per process: libmilter keeps its configuration in globals.
 public final class MilterRunner {
     public let name: String

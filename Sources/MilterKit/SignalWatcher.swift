@@ -4,16 +4,17 @@ import Glibc
 import Locking
 
 /// Signals for a libmilter process. SIGHUP, SIGTERM and SIGINT stop the milter, SIGUSR1 reloads
-/// it. All four (and the real-time signal that tells the main thread libmilter's loop ended)
-/// must be blocked in every thread (but the one ``watch(reload:)`` starts for SIGUSR1), so
+/// it. All four must be blocked in every thread but the one that takes them, so
 /// ``blockSignals()`` runs first thing in `main`, before any thread exists (threads inherit the
 /// mask); otherwise a SIGTERM kills the process outright.
 ///
-/// The stop signals are the main thread's (``serve(_:onStop:)``), and libmilter's
-/// main loop runs on a thread of its own. libmilter starts a thread that waits for the same
-/// three signals, and of two threads waiting for a signal the kernel wakes the main thread
-/// first; when libmilter's thread took it, heloguard logged no stop, and a stop that came
-/// while libmilter's loop was between two checks made it fail ("smfi_main failed", exit 1).
+/// The stop signals are the main thread's (``serve(_:onStop:)``): a handler that only the main
+/// thread leaves them unblocked for, while libmilter's main loop runs on a thread of its own.
+/// libmilter would start a thread that waits for the same three signals with `sigwait`; CMilter
+/// replaces the libmilter function that starts it, so that no signal is ever libmilter's. (With
+/// that thread, a stop signal that came while heloguard was starting could be libmilter's:
+/// heloguard logged no stop, and one that came while libmilter's loop was between two checks
+/// made it fail.)
 ///
 /// SIGUSR1 is taken by a handler in one thread that unblocks it, not by `sigwait`: on a crash
 /// the Swift runtime's backtracer pauses every thread with the first of SIGUSR1, SIGUSR2 and
@@ -64,56 +65,57 @@ public enum SignalWatcher {
     /// Runs `body` on a new thread and waits on the calling thread, which must be the main one,
     /// until `body` returns. On the first SIGTERM, SIGINT or SIGHUP meanwhile it calls `onStop`
     /// with the signal's name (which should make `body` return); later ones change nothing.
-    /// The kernel hands a signal sent to the process to its main thread first when that thread
-    /// waits for it, so libmilter's own waiting thread never sees a stop signal.
+    /// A stop signal that came while heloguard was starting (blocked until now) is taken
+    /// before `body` starts, which then finds the stop already asked for.
     public static func serve(_ body: @escaping () -> Void, onStop: (String) -> Void) throws(StartError) {
-        let mainThread = pthread_self()
-        let finished = finishedSignal
+        let events = try installStopHandler()
         var start: [Int32] = [0, 0]
         guard pipe(&start) == 0 else { throw StartError(reason: String(cString: strerror(errno))) }
         let startRead = start[0]
+        // Started while the stop signals are still blocked here, so the thread (and libmilter's
+        // threads, which it starts) blocks them too.
         try startThread {
             var byte: UInt8 = 0
             while read(startRead, &byte, 1) < 0 && errno == EINTR {}
             close(startRead)
-            // A head start for the main thread's wait (libmilter starts its own waiting thread
-            // at once): a signal that comes meanwhile is the main thread's alone.
-            usleep(headStartMicroseconds)
             body()
-            pthread_kill(mainThread, finished)
+            var done = bodyFinished
+            // The main thread empties the pipe as it goes, so a full one is soon free.
+            while write(stopEventsPipe, &done, 1) < 0 && (errno == EINTR || errno == EAGAIN) { usleep(1000) }
         }
-        // A stop signal that came while heloguard was starting (blocked, so it waits) is taken
-        // before libmilter's thread exists; `body` then finds the stop already asked for.
-        var set = signalSet([SIGHUP, SIGTERM, SIGINT, finished])
-        var stopSet = signalSet([SIGHUP, SIGTERM, SIGINT])
-        var noWait = timespec()
-        let early = sigtimedwait(&stopSet, nil, &noWait)
         var stopping = false
-        func stop(_ signal: Int32) {
+        func take(_ event: UInt8) {
             guard !stopping else { return }
             stopping = true
+            let signal = Int32(event)
             onStop(signal == SIGTERM ? "SIGTERM" : signal == SIGINT ? "SIGINT" : "SIGHUP")
         }
-        if early > 0 { stop(early) }
+        // From here on the main thread takes the stop signals; one already pending runs the
+        // handler before pthread_sigmask returns, so it is in the pipe now.
+        var stopSet = signalSet(stopSignals)
+        pthread_sigmask(SIG_UNBLOCK, &stopSet, nil)
+        var early: UInt8 = 0
+        if read(events, &early, 1) == 1 { take(early) }
+        _ = fcntl(events, F_SETFL, fcntl(events, F_GETFL) & ~O_NONBLOCK)
         var go: UInt8 = 1
         _ = write(start[1], &go, 1)
         close(start[1])
-        var received: Int32 = 0
         while true {
-            guard sigwait(&set, &received) == 0 else { continue }
-            if received == finished { return }
-            stop(received)
+            var event: UInt8 = 0
+            let count = read(events, &event, 1)
+            if count < 0 && errno == EINTR { continue }
+            if count != 1 || event == bodyFinished { return }
+            take(event)
         }
     }
 
-    /// How long libmilter's start waits for the main thread to be waiting for signals.
-    static let headStartMicroseconds: useconds_t = 10_000
+    /// The byte `serve`'s thread writes to the stop pipe when `body` has returned (no signal
+    /// has number 0).
+    private static let bodyFinished: UInt8 = 0
 
-    /// The signal `serve`'s thread sends the main thread when `body` has returned: the first
-    /// real-time signal that glibc leaves to applications.
-    private static var finishedSignal: Int32 { __libc_current_sigrtmin() }
+    private static let stopSignals = [SIGHUP, SIGTERM, SIGINT]
 
-    private static var watchedSignals: sigset_t { signalSet([SIGHUP, SIGTERM, SIGINT, SIGUSR1, finishedSignal]) }
+    private static var watchedSignals: sigset_t { signalSet(stopSignals + [SIGUSR1]) }
 
     private static func signalSet(_ signals: [Int32]) -> sigset_t {
         var set = sigset_t()
@@ -122,21 +124,43 @@ public enum SignalWatcher {
         return set
     }
 
+    /// Installs the stop signals' handler, which writes the signal's number to a pipe, and
+    /// returns the pipe's read end (non-blocking until `serve` has taken an early signal).
+    private static func installStopHandler() throws(StartError) -> Int32 {
+        let ends = try handlerPipe()
+        stopEventsPipe = ends.write
+        _ = fcntl(ends.read, F_SETFL, fcntl(ends.read, F_GETFL) | O_NONBLOCK)
+        for signal in stopSignals {
+            try install(stopSignalHandler, for: signal)
+        }
+        return ends.read
+    }
+
     /// Installs SIGUSR1's handler, which writes a byte to a pipe (all a handler may safely do),
     /// and returns the pipe's read end.
     private static func installReloadHandler() throws(StartError) -> Int32 {
+        let ends = try handlerPipe()
+        reloadPipe = ends.write
+        try install(reloadSignalHandler, for: SIGUSR1)
+        return ends.read
+    }
+
+    /// A pipe for a signal handler to write to: close-on-exec, and a write end that never
+    /// blocks (a full pipe already holds a request).
+    private static func handlerPipe() throws(StartError) -> (read: Int32, write: Int32) {
         var ends: [Int32] = [0, 0]
         guard pipe(&ends) == 0 else { throw StartError(reason: String(cString: strerror(errno))) }
         for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        // A full pipe already holds a request: the handler must never block.
         _ = fcntl(ends[1], F_SETFL, fcntl(ends[1], F_GETFL) | O_NONBLOCK)
-        reloadPipe = ends[1]
+        return (ends[0], ends[1])
+    }
+
+    private static func install(_ handler: @convention(c) (Int32) -> Void, for signal: Int32) throws(StartError) {
         var action = sigaction()
-        action.__sigaction_handler.sa_handler = reloadSignalHandler
+        action.__sigaction_handler.sa_handler = handler
         action.sa_flags = SA_RESTART
         sigemptyset(&action.sa_mask)
-        guard sigaction(SIGUSR1, &action, nil) == 0 else { throw StartError(reason: String(cString: strerror(errno))) }
-        return ends[0]
+        guard sigaction(signal, &action, nil) == 0 else { throw StartError(reason: String(cString: strerror(errno))) }
     }
 
     /// Starts a detached thread running `body`; throws with the reason pthread_create gave.
@@ -160,14 +184,24 @@ public enum SignalWatcher {
     }
 }
 
-/// The write end of SIGUSR1's pipe, set once before the handler is installed.
+/// The write ends of SIGUSR1's pipe and of the stop signals' pipe, each set once before its
+/// handler is installed.
 nonisolated(unsafe) private var reloadPipe: Int32 = -1
+nonisolated(unsafe) private var stopEventsPipe: Int32 = -1
 
 /// SIGUSR1's handler: one byte into the reload pipe.
 private func reloadSignalHandler(_: Int32) {
     let saved = errno
     var byte: UInt8 = 1
     _ = write(reloadPipe, &byte, 1)
+    errno = saved
+}
+
+/// The stop signals' handler: the signal's number into the stop pipe.
+private func stopSignalHandler(_ signal: Int32) {
+    let saved = errno
+    var byte = UInt8(signal)
+    _ = write(stopEventsPipe, &byte, 1)
     errno = saved
 }
 

@@ -20,8 +20,10 @@ struct HardeningTests {
         return try HeloguardProtocolTests.session(helos: [helo]).play(on: client).last ?? ""
     }
 
-    static func processStatus(_ pid: pid_t) -> [String: String] {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return [:] }
+    /// The fields of /proc/PID/status, or of one thread's status when `thread` is given.
+    static func processStatus(_ pid: pid_t, thread: String? = nil) -> [String: String] {
+        let path = thread.map { "/proc/\(pid)/task/\($0)/status" } ?? "/proc/\(pid)/status"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
         var fields: [String: String] = [:]
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 1)
@@ -139,6 +141,26 @@ struct HardeningTests {
             let status = try milter.stop()
             #expect(status == 0, "round \(round): log:\n\(milter.log)")
             #expect(milter.log.contains("SIGTERM received; stopping"), "round \(round): log:\n\(milter.log)")
+        }
+    }
+
+    /// libmilter's own signal thread (it waits for SIGTERM with `sigwait`, which shows as SIGTERM
+    /// unblocked while it waits) is never started: the main thread is the only one with SIGTERM
+    /// unblocked, so that no stop signal can be taken without heloguard knowing.
+    @Test("the main thread is the only one that takes SIGTERM; libmilter starts no signal thread")
+    func onlyTheMainThreadTakesStopSignals() throws {
+        try HeloguardMilter.run(config: Self.config) { milter throws in
+            #expect(try Self.reply(milter) == Self.refused)
+            let pid = milter.process.processIdentifier
+            let threads = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")
+            let termBit: UInt64 = 1 << UInt64(SIGTERM - 1)
+            var takers: [String] = []
+            for thread in threads {
+                guard let mask = Self.processStatus(pid, thread: thread)["SigBlk"].flatMap({ UInt64($0, radix: 16) }) else { continue }
+                if mask & termBit == 0 { takers.append(thread) }
+            }
+            #expect(threads.count > 3, "threads: \(threads)")
+            #expect(takers == ["\(pid)"], "threads with SIGTERM unblocked: \(takers) of \(threads.count) (main thread \(pid))")
         }
     }
 
