@@ -58,6 +58,7 @@ int CMilter_settimeout(int seconds) { return smfi_settimeout(seconds) == MI_SUCC
 int CMilter_setbacklog(int backlog) { return smfi_setbacklog(backlog) == MI_SUCCESS ? 0 : -1; }
 int CMilter_opensocket(int removeStale) { return smfi_opensocket(removeStale ? true : false) == MI_SUCCESS ? 0 : -1; }
 int CMilter_main(void) { return smfi_main() == MI_SUCCESS ? 0 : -1; }
+int CMilter_stop(void) { return smfi_stop() == MI_SUCCESS ? 0 : -1; }
 
 // smfi_main calls this internal libmilter function (through the PLT, so a definition in the
 // program takes its place) to set up a mutex and start a thread that waits for SIGHUP, SIGTERM
@@ -65,12 +66,11 @@ int CMilter_main(void) { return smfi_main() == MI_SUCCESS ? 0 : -1; }
 // thread, and stops the loop with smfi_stop; a second taker means a signal that arrives while
 // libmilter is starting can be libmilter's, unlogged. So: no thread. The mutex the original
 // initialises is a static one, all zeroes, which is PTHREAD_MUTEX_INITIALIZER in glibc.
-// MilterKit's tests check that no thread but the main one waits for SIGTERM.
+// HardeningTests checks that no thread but the main one waits for SIGTERM.
 int mi_control_startup(char *name) {
     (void)name;
     return MI_SUCCESS;
 }
-int CMilter_stop(void) { return smfi_stop() == MI_SUCCESS ? 0 : -1; }
 
 // libmilter's smfi_getsymval walks each stage's macro list two entries at a time and stops only
 // when it lands on the list's terminating NULL. A macro packet from the MTA with an odd number of
